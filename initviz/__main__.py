@@ -1,0 +1,7 @@
+"""`python -m initviz` is the same as the `initviz` command."""
+
+import sys
+
+from initviz.cli import main
+
+sys.exit(main())

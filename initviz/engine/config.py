@@ -1,0 +1,217 @@
+"""The description of one run: validated, frozen, and round-trippable through JSON.
+
+Every bad value raises :class:`ConfigError` naming the field, the value and what is allowed,
+so the CLI, the GUI and a notebook all show the same sentence to a person.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+ACTIVATIONS = ("tanh", "sigmoid", "relu", "leaky_relu", "gelu", "elu", "selu", "linear")
+INIT_SCHEMES = (
+    "zeros",
+    "constant",
+    "normal",
+    "uniform",
+    "xavier_uniform",
+    "xavier_normal",
+    "kaiming_uniform",
+    "kaiming_normal",
+    "lecun_normal",
+    "orthogonal",
+    "pytorch_default",
+)
+DATASETS = ("spirals", "moons", "circles", "xor", "blobs", "digits")
+OPTIMIZERS = ("sgd", "adam")
+DEVICES = ("cpu", "cuda")
+MODES = ("fan_in", "fan_out")
+# Nonlinearities torch.nn.init.calculate_gain knows; "auto" follows the run's activation.
+NONLINEARITIES = ("auto", "linear", "sigmoid", "tanh", "relu", "leaky_relu", "selu")
+
+MAX_DEPTH = 200
+MAX_WIDTH = 4096
+
+
+class ConfigError(ValueError):
+    """A configuration value is not allowed; the message names field, value and the allowed set."""
+
+    def __init__(self, field_name: str, value: Any, allowed: str) -> None:
+        self.field = field_name
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{field_name}: {value!r} is not allowed; {allowed}")
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(name, value, "choose one of " + ", ".join(choices))
+
+
+def _number(
+    name: str,
+    value: Any,
+    lo: float,
+    hi: float,
+    *,
+    integer: bool = False,
+    lo_open: bool = False,
+) -> None:
+    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok_type:
+        kind = "a whole number" if integer else "a number"
+        raise ConfigError(name, value, f"expected {kind} from {lo:g} to {hi:g}")
+    if not math.isfinite(value):
+        raise ConfigError(name, value, f"expected a finite number from {lo:g} to {hi:g}")
+    if (value <= lo if lo_open else value < lo) or value > hi:
+        lower = f"above {lo:g}" if lo_open else f"from {lo:g}"
+        raise ConfigError(name, value, f"expected {lower} to {hi:g}")
+
+
+@dataclass(frozen=True)
+class InitSpec:
+    """An init scheme and its parameters (only the ones the scheme uses matter)."""
+
+    scheme: str = "xavier_normal"
+    std: float = 1.0  # normal
+    value: float = 0.1  # constant
+    bound: float = 1.0  # uniform: U(-bound, bound)
+    gain: float = 1.0  # xavier_*, orthogonal
+    mode: str = "fan_in"  # kaiming_*
+    nonlinearity: str = "auto"  # kaiming_*: the gain's nonlinearity; auto = the activation
+
+    def validate(self, prefix: str = "init") -> None:
+        _choice(f"{prefix}.scheme", self.scheme, INIT_SCHEMES)
+        _number(f"{prefix}.std", self.std, 0.0, 1e6)
+        _number(f"{prefix}.value", self.value, -1e6, 1e6)
+        _number(f"{prefix}.bound", self.bound, 0.0, 1e6)
+        _number(f"{prefix}.gain", self.gain, 0.0, 1e6)
+        _choice(f"{prefix}.mode", self.mode, MODES)
+        _choice(f"{prefix}.nonlinearity", self.nonlinearity, NONLINEARITIES)
+
+    def label(self) -> str:
+        """Short human name, e.g. 'normal(std=1)' or 'kaiming_normal'."""
+        s = self.scheme
+        if s == "normal":
+            return f"N(0, {self.std:g}²)"
+        if s == "constant":
+            return f"constant {self.value:g}"
+        if s == "uniform":
+            return f"U(±{self.bound:g})"
+        if s in ("xavier_uniform", "xavier_normal", "orthogonal") and self.gain != 1.0:
+            return f"{s}(gain={self.gain:g})"
+        return s
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run. Same config and seed give identical weights and stats."""
+
+    dataset: str = "spirals"
+    depth: int = 10  # number of hidden layers
+    width: int = 64
+    activation: str = "tanh"
+    init: InitSpec = field(default_factory=InitSpec)
+    bias_init: float = 0.0  # constant for every bias, except under pytorch_default
+    batchnorm: bool = False  # BatchNorm1d between each hidden Linear and its activation
+    dropout: float = 0.0  # after each hidden activation
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.9  # sgd only
+    batch_size: int = 64
+    seed: int = 0
+    device: str = "cpu"
+    record_every: int = 1  # measure every k-th step (record 0 is always measured)
+    test_every: int = 10  # test accuracy every k-th recorded step
+
+    def __post_init__(self) -> None:
+        if isinstance(self.init, Mapping):  # allow RunConfig(init={"scheme": ...})
+            object.__setattr__(self, "init", InitSpec(**self.init))
+
+    def validate(self) -> "RunConfig":
+        """Raise ConfigError on the first bad field; return self so calls chain."""
+        _choice("dataset", self.dataset, DATASETS)
+        _number("depth", self.depth, 1, MAX_DEPTH, integer=True)
+        _number("width", self.width, 1, MAX_WIDTH, integer=True)
+        _choice("activation", self.activation, ACTIVATIONS)
+        if not isinstance(self.init, InitSpec):
+            raise ConfigError("init", self.init, "expected an init spec with a scheme")
+        self.init.validate()
+        _number("bias_init", self.bias_init, -1e6, 1e6)
+        if not isinstance(self.batchnorm, bool):
+            raise ConfigError("batchnorm", self.batchnorm, "expected true or false")
+        _number("dropout", self.dropout, 0.0, 0.95)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _number("lr", self.lr, 0.0, 100.0, lo_open=True)
+        _number("momentum", self.momentum, 0.0, 0.999)
+        _number("batch_size", self.batch_size, 2, 4096, integer=True)
+        _number("seed", self.seed, 0, 2**31 - 1, integer=True)
+        _choice("device", self.device, DEVICES)
+        if self.device == "cuda":
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ConfigError("device", "cuda", "no CUDA device on this machine; use cpu")
+        _number("record_every", self.record_every, 1, 1_000_000, integer=True)
+        _number("test_every", self.test_every, 1, 1_000_000, integer=True)
+        return self
+
+    # --- JSON ---------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "RunConfig":
+        """Build and validate from a mapping; unknown keys are an error, missing keys default."""
+        if not isinstance(data, Mapping):
+            raise ConfigError("config", data, "expected a JSON object of run settings")
+        known = {f.name for f in dataclasses.fields(cls)}
+        for key in data:
+            if key not in known:
+                raise ConfigError(key, data[key], "unknown setting; known: " + ", ".join(sorted(known)))
+        values = dict(data)
+        if "init" in values:
+            init = values["init"]
+            if isinstance(init, str):
+                init = {"scheme": init}
+            if not isinstance(init, Mapping):
+                raise ConfigError("init", init, "expected a scheme name or an object with 'scheme'")
+            init_known = {f.name for f in dataclasses.fields(InitSpec)}
+            for key in init:
+                if key not in init_known:
+                    raise ConfigError(
+                        f"init.{key}", init[key], "unknown init setting; known: " + ", ".join(sorted(init_known))
+                    )
+            values["init"] = InitSpec(**init)
+        return cls(**values).validate()
+
+    @classmethod
+    def from_json(cls, text: str) -> "RunConfig":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError("config", text[:40], f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        return cls.from_dict(data)
+
+    def replace(self, **changes: Any) -> "RunConfig":
+        """A validated copy with some fields changed (init may be given as a dict of changes)."""
+        init = changes.pop("init", None)
+        if isinstance(init, Mapping):
+            changes["init"] = dataclasses.replace(self.init, **init)
+        elif init is not None:
+            changes["init"] = init
+        return dataclasses.replace(self, **changes).validate()
+
+    def resolved_nonlinearity(self) -> str:
+        """The nonlinearity name torch's calculate_gain should use for this run."""
+        nl = self.init.nonlinearity
+        if nl != "auto":
+            return nl
+        return {"gelu": "relu", "elu": "relu"}.get(self.activation, self.activation)

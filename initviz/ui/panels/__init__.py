@@ -1,0 +1,1 @@
+"""pyqtgraph panels: each draws StepRecords, computes nothing the engine could."""

@@ -1,0 +1,1 @@
+"""Data shipped with initviz: the digits dataset, scenarios, icons."""
