@@ -126,7 +126,7 @@ class RunConfig:
     seed: int = 0
     device: str = "cpu"
     record_every: int = 1  # measure every k-th step (record 0 is always measured)
-    test_every: int = 10  # test accuracy every k-th recorded step
+    test_every: int = 25  # test accuracy on recorded steps that are a multiple of this
 
     def __post_init__(self) -> None:
         if isinstance(self.init, Mapping):  # allow RunConfig(init={"scheme": ...})

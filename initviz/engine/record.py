@@ -107,7 +107,8 @@ class StepRecord:
         if self.diverged_at is None:
             return None
         step, layer = self.diverged_at
-        return f"Inf/NaN from step {step} in layer {layer + 1}"
+        where = "the output layer" if layer >= self.depth else f"layer {layer + 1}"
+        return f"Inf/NaN from step {step} in {where}"
 
 
 def _is_array(x: object) -> bool:

@@ -1,0 +1,159 @@
+"""Init schemes: each applied through torch.nn.init, with its formula and predicted weight std.
+
+The predicted std follows torch's conventions exactly: ``calculate_gain`` multiplies the std
+(Kaiming std = gain / sqrt(fan)), and ``nn.Linear``'s own default is
+kaiming_uniform(a=sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), std = 1/sqrt(3 fan_in).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from initviz.engine.config import InitSpec, RunConfig
+
+FORMULAS = {
+    "zeros": "W = 0, b = 0: every unit computes the same thing, forever",
+    "constant": "W = c, b = 0: every unit identical (symmetry never breaks)",
+    "normal": "W ~ N(0, σ²)",
+    "uniform": "W ~ U(-a, a),  std = a/√3",
+    "xavier_uniform": "W ~ U(-a, a),  a = gain·√(6/(fan_in+fan_out))",
+    "xavier_normal": "W ~ N(0, σ²),  σ = gain·√(2/(fan_in+fan_out))",
+    "kaiming_uniform": "W ~ U(-a, a),  a = gain·√(3/fan),  gain = calculate_gain(φ)",
+    "kaiming_normal": "W ~ N(0, σ²),  σ = gain/√fan,  gain = calculate_gain(φ)",
+    "lecun_normal": "W ~ N(0, σ²),  σ = 1/√fan_in",
+    "orthogonal": "W = gain·Q,  Q with orthonormal rows or columns",
+    "pytorch_default": "nn.Linear's own: W, b ~ U(-1/√fan_in, 1/√fan_in),  std = 1/√(3·fan_in)",
+}
+
+
+def kaiming_gain(config: RunConfig) -> float:
+    nl = config.resolved_nonlinearity()
+    if nl == "leaky_relu":
+        return nn.init.calculate_gain("leaky_relu", 0.01)
+    return nn.init.calculate_gain(nl)
+
+
+def predicted_std(spec: InitSpec, fan_in: int, fan_out: int, kgain: float = 1.0) -> float:
+    """The std of a weight matrix's entries that the scheme aims for."""
+    s = spec.scheme
+    if s == "zeros":
+        return 0.0
+    if s == "constant":
+        return 0.0  # all entries equal: no spread at all
+    if s == "normal":
+        return spec.std
+    if s == "uniform":
+        return spec.bound / math.sqrt(3.0)
+    if s in ("xavier_uniform", "xavier_normal"):
+        return spec.gain * math.sqrt(2.0 / (fan_in + fan_out))
+    if s in ("kaiming_uniform", "kaiming_normal"):
+        fan = fan_in if spec.mode == "fan_in" else fan_out
+        return kgain / math.sqrt(fan)
+    if s == "lecun_normal":
+        return 1.0 / math.sqrt(fan_in)
+    if s == "orthogonal":
+        return spec.gain / math.sqrt(max(fan_in, fan_out))
+    if s == "pytorch_default":
+        return 1.0 / math.sqrt(3.0 * fan_in)
+    raise ValueError(f"unknown init scheme {s!r}")
+
+
+def predicted_bias_std(config: RunConfig, fan_in: int) -> float:
+    """Spread of the bias entries: only pytorch_default draws them at random."""
+    if config.init.scheme == "pytorch_default":
+        return 1.0 / math.sqrt(3.0 * fan_in)
+    return 0.0
+
+
+def bias_value(config: RunConfig) -> float:
+    """The constant biases start at (zeros init means zeros everywhere)."""
+    return 0.0 if config.init.scheme == "zeros" else config.bias_init
+
+
+def init_linear(layer: nn.Linear, config: RunConfig) -> None:
+    """Initialise one Linear layer's weight and bias in place, through torch.nn.init."""
+    spec = config.init
+    w = layer.weight
+    s = spec.scheme
+    with torch.no_grad():
+        if s == "pytorch_default":
+            layer.reset_parameters()  # exactly what nn.Linear does on its own
+            return
+        if s == "zeros":
+            nn.init.zeros_(w)
+        elif s == "constant":
+            nn.init.constant_(w, spec.value)
+        elif s == "normal":
+            nn.init.normal_(w, 0.0, spec.std)
+        elif s == "uniform":
+            nn.init.uniform_(w, -spec.bound, spec.bound)
+        elif s == "xavier_uniform":
+            nn.init.xavier_uniform_(w, gain=spec.gain)
+        elif s == "xavier_normal":
+            nn.init.xavier_normal_(w, gain=spec.gain)
+        elif s in ("kaiming_uniform", "kaiming_normal"):
+            nl = config.resolved_nonlinearity()
+            a = 0.01 if nl == "leaky_relu" else 0.0
+            fn = nn.init.kaiming_uniform_ if s == "kaiming_uniform" else nn.init.kaiming_normal_
+            fn(w, a=a, mode=spec.mode, nonlinearity=nl)
+        elif s == "lecun_normal":
+            # LeCun normal = Kaiming normal with the linear gain 1 and fan_in.
+            nn.init.kaiming_normal_(w, mode="fan_in", nonlinearity="linear")
+        elif s == "orthogonal":
+            nn.init.orthogonal_(w, gain=spec.gain)
+        else:  # pragma: no cover - validated earlier
+            raise ValueError(f"unknown init scheme {s!r}")
+        if layer.bias is not None:
+            nn.init.constant_(layer.bias, bias_value(config))
+
+
+@dataclass(frozen=True)
+class InitInfo:
+    """What the UI shows next to the scheme: the formula and the std it predicts per layer."""
+
+    scheme: str
+    formula: str
+    weight_std: np.ndarray  # (L,) predicted std of each hidden layer's weights
+
+    def summary(self) -> str:
+        stds = self.weight_std
+        if len(stds) > 1 and not np.allclose(stds[1:], stds[0]):
+            return f"predicted weight std: layer 1 {stds[0]:.4g}, layers 2+ {stds[1]:.4g}"
+        return f"predicted weight std: {stds[0]:.4g}" if len(stds) else ""
+
+
+def hidden_fans(config: RunConfig, n_features: int) -> list[tuple[int, int]]:
+    """(fan_in, fan_out) of each hidden Linear layer."""
+    fans = []
+    fan_in = n_features
+    for _ in range(config.depth):
+        fans.append((fan_in, config.width))
+        fan_in = config.width
+    return fans
+
+
+def describe_init(config: RunConfig, n_features: int | None = None) -> InitInfo:
+    """Formula and predicted std for the configured scheme and network shape."""
+    if n_features is None:
+        from initviz.engine.data import dataset_info
+
+        n_features = dataset_info(config.dataset).n_features
+    kgain = kaiming_gain(config)
+    stds = np.array([predicted_std(config.init, fi, fo, kgain) for fi, fo in hidden_fans(config, n_features)])
+    formula = FORMULAS[config.init.scheme]
+    s = config.init.scheme
+    if s in ("kaiming_uniform", "kaiming_normal"):
+        formula += f" = {kgain:.4g} ({config.resolved_nonlinearity()}), fan = {config.init.mode}"
+    elif s == "normal":
+        formula += f",  σ = {config.init.std:g}"
+    elif s == "constant":
+        formula = formula.replace("c", f"{config.init.value:g}", 1)
+    elif s in ("xavier_uniform", "xavier_normal", "orthogonal"):
+        formula += f",  gain = {config.init.gain:g}"
+    stds.setflags(write=False)
+    return InitInfo(s, formula, stds)

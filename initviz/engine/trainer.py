@@ -1,0 +1,242 @@
+"""Step-by-step training that measures every layer, for the GUI, the CLI and notebooks alike.
+
+Record k describes the network after k updates: its activations and gradients on the batch it
+trains on next, and the k-th update's size. Record 0 is the network at initialisation on the
+first batch. So one step is: apply the update from the gradients already measured, then run
+forward/backward on the next batch and measure it. Nothing is computed twice.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Iterator, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from initviz.engine.config import RunConfig
+from initviz.engine.data import BatchStream, Dataset, make_dataset
+from initviz.engine.model import MLP, build_model
+from initviz.engine.probes import LayerProbe, hist_specs, norms, measure_layers, pack, unpack, weight_stats
+from initviz.engine.record import History, StepRecord, freeze
+from initviz.engine.theory import Theory, predict
+
+
+def make_optimizer(model: MLP, config: RunConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=config.lr)
+    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
+
+
+class Trainer:
+    """One run: model, data, optimizer, probes and the history of records."""
+
+    def __init__(self, config: RunConfig, history: Optional[History] = None) -> None:
+        self.config = config.validate()
+        self.history = history if history is not None else History()
+        self._build()
+
+    # --- building ---------------------------------------------------------------------
+    def _build(self) -> None:
+        cfg = self.config
+        self.data: Dataset = make_dataset(cfg.dataset, cfg.seed, cfg.device)
+        self.model = build_model(cfg, self.data.info.n_features, self.data.info.n_classes)
+        self.model.train()
+        self.optimizer = make_optimizer(self.model, cfg)
+        self.batches = BatchStream(self.data, cfg.batch_size, cfg.seed)
+        self.probe = LayerProbe(self.model)
+        self.specs = hist_specs(cfg.activation)
+        self.theory: Theory = predict(cfg, self.data.x_train)
+        self.step_count = 0
+        self.diverged_at: Optional[tuple[int, int]] = None
+        self._rng_state = self._initial_rng_state()
+        self.history.clear()
+        self._last_test_accuracy = math.nan
+        self._forward_backward(record=True)
+        self._emit(update_norms=None, train_seconds=0.0)
+
+    def _initial_rng_state(self) -> torch.Tensor:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.config.seed + 1)
+            return torch.get_rng_state()
+
+    @property
+    def layer_names(self) -> list[str]:
+        return [str(i + 1) for i in range(self.config.depth)]
+
+    @property
+    def latest(self) -> StepRecord:
+        rec = self.history.latest
+        assert rec is not None
+        return rec
+
+    # --- training ---------------------------------------------------------------------
+    def _forward_backward(self, record: bool) -> None:
+        """Forward and backward on the next batch; with record=True the probes capture it."""
+        x, y = self.batches.next()
+        self.probe.enabled = record
+        self.probe.clear()
+        self.optimizer.zero_grad(set_to_none=False)
+        if self.config.dropout > 0:  # dropout masks from this run's own RNG stream
+            with torch.random.fork_rng(devices=[]):
+                torch.set_rng_state(self._rng_state)
+                logits = self.model(x)
+                self._rng_state = torch.get_rng_state()
+        else:
+            logits = self.model(x)
+        loss = F.cross_entropy(logits, y)
+        loss.backward()
+        self.probe.enabled = False
+        self._loss = loss.detach()
+        self._correct = (logits.detach().argmax(1) == y).float().mean()
+
+    def _update(self, record: bool) -> Optional[torch.Tensor]:
+        """Apply the optimizer step; when recording, return each hidden weight's update norm."""
+        weights = self.model.hidden_weights()
+        if not record:
+            self.optimizer.step()
+            return None
+        if isinstance(self.optimizer, torch.optim.SGD):
+            self.optimizer.step()
+            bufs = [self.optimizer.state[w].get("momentum_buffer") for w in weights]
+            if all(b is not None for b in bufs):
+                # SGD moves each weight by exactly lr * momentum_buffer: no copy needed.
+                return norms(bufs) * self.config.lr
+            return norms([w.grad for w in weights]) * self.config.lr
+        before = [w.detach().clone() for w in weights]
+        self.optimizer.step()
+        return norms(torch._foreach_sub(before, [w.detach() for w in weights]))
+
+    def step(self, n: int = 1) -> list[StepRecord]:
+        """Train n steps; return the records made on the way (one per step by default)."""
+        made = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            next_step = self.step_count + 1
+            record = next_step % self.config.record_every == 0
+            update_norms = self._update(record)
+            self.step_count = next_step
+            self._forward_backward(record)
+            if record:
+                made.append(self._emit(update_norms, time.perf_counter() - t0))
+        return made
+
+    def records(self) -> Iterator[StepRecord]:
+        """Train forever, yielding each record: the generator a worker thread runs."""
+        while True:
+            yield from self.step(1)
+
+    def reset(self) -> StepRecord:
+        """Start over with the same seed: identical weights, batches and record 0."""
+        self.probe.remove()
+        self._build()
+        return self.latest
+
+    def reseed(self, seed: Optional[int] = None) -> StepRecord:
+        """Start over with another seed (default: the next one)."""
+        new = self.config.seed + 1 if seed is None else seed
+        self.config = self.config.replace(seed=new)
+        return self.reset()
+
+    def reconfigure(self, config: RunConfig) -> StepRecord:
+        """Rebuild with a new configuration (validated first: a bad config changes nothing)."""
+        self.config = config.validate()
+        return self.reset()
+
+    def test_accuracy(self) -> float:
+        """Accuracy on the held-out split, with BatchNorm/dropout in eval mode."""
+        with torch.no_grad():
+            self.model.eval()
+            try:
+                logits = self.model(self.data.x_test)
+            finally:
+                self.model.train()
+            return float((logits.argmax(1) == self.data.y_test).float().mean())
+
+    # --- measuring --------------------------------------------------------------------
+    def _emit(self, update_norms: Optional[torch.Tensor], train_seconds: float) -> StepRecord:
+        t0 = time.perf_counter()
+        cfg = self.config
+        tensors = measure_layers(self.probe, cfg.activation, self.specs)
+        tensors += weight_stats(self.model, update_norms)
+        tensors += [self._loss.reshape(1), self._correct.reshape(1)]
+        flat, shapes = pack(tensors)  # the one device -> host transfer of this step
+        (
+            act_mean, act_std, pre_mean, pre_std, saturation, dead, symmetry, nonfinite,
+            grad_out_norm, grad_nonfinite, act_h, pre_h, grad_h,
+            grad_norm, weight_std, update_ratio, grad_data_ratio, loss, acc,
+        ) = unpack(flat, shapes)  # fmt: skip
+        self.probe.clear()
+
+        test_acc = math.nan
+        if self.step_count % cfg.test_every == 0:
+            test_acc = self.test_accuracy()
+
+        if self.diverged_at is None:
+            self.diverged_at = _first_nonfinite(self.step_count, nonfinite, grad_nonfinite, float(loss[0]))
+
+        def hist_parts(h: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            # counts as float32 (exact up to 2^24 = 4096 x 4096): half the memory of float64
+            return freeze(h[:, 1 : bins + 1].astype(np.float32)), freeze(h[:, 0]), freeze(h[:, bins + 1])
+
+        act_hist, act_under, act_over = hist_parts(act_h, self.specs[0].bins)
+        pre_hist, pre_under, pre_over = hist_parts(pre_h, self.specs[1].bins)
+        grad_hist, grad_under, grad_over = hist_parts(grad_h, self.specs[2].bins)
+        rec = StepRecord(
+            step=self.step_count,
+            loss=float(loss[0]),
+            accuracy=float(acc[0]),
+            test_accuracy=test_acc,
+            act_mean=freeze(act_mean),
+            act_std=freeze(act_std),
+            pre_mean=freeze(pre_mean),
+            pre_std=freeze(pre_std),
+            saturation=freeze(saturation),
+            dead=freeze(dead),
+            symmetry=freeze(symmetry),
+            nonfinite=freeze(nonfinite),
+            grad_out_norm=freeze(grad_out_norm),
+            grad_nonfinite=freeze(grad_nonfinite),
+            grad_norm=freeze(grad_norm),
+            weight_std=freeze(weight_std),
+            update_ratio=freeze(update_ratio),
+            grad_data_ratio=freeze(grad_data_ratio),
+            act_hist=act_hist,
+            act_under=act_under,
+            act_over=act_over,
+            pre_hist=pre_hist,
+            pre_under=pre_under,
+            pre_over=pre_over,
+            grad_hist=grad_hist,
+            grad_under=grad_under,
+            grad_over=grad_over,
+            act_spec=self.specs[0],
+            pre_spec=self.specs[1],
+            grad_spec=self.specs[2],
+            diverged_at=self.diverged_at,
+            train_seconds=train_seconds,
+            stats_seconds=time.perf_counter() - t0,
+        )
+        self.history.append(rec)
+        return rec
+
+
+def _first_nonfinite(
+    step: int, nonfinite: np.ndarray, grad_nonfinite: np.ndarray, loss: float
+) -> Optional[tuple[int, int]]:
+    """(step, layer) where a non-finite value first appeared, or None; layer L = output layer.
+
+    Activations flow forward, so the first bad layer is the origin; gradients flow backward,
+    so for them it is the last one.
+    """
+    bad = np.flatnonzero(nonfinite > 0)
+    if bad.size:
+        return step, int(bad[0])
+    if not math.isfinite(loss):
+        return step, len(nonfinite)
+    bad = np.flatnonzero(grad_nonfinite > 0)
+    if bad.size:
+        return step, int(bad[-1])
+    return None

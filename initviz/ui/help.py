@@ -1,0 +1,101 @@
+"""The Help dialog: what every panel shows and the formulas behind the init schemes."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6 import QtCore, QtWidgets
+
+from initviz.ui.panels.activations import ACTIVATIONS_HELP
+from initviz.ui.panels.depth_profile import DEPTH_HELP
+from initviz.ui.panels.gradients import GRADIENTS_HELP
+from initviz.ui.panels.health import HEALTH_HELP
+from initviz.ui.panels.loss import LOSS_HELP
+
+FORMULAS_HTML = """
+<h2>Weight initialisation, in formulas</h2>
+<p>A hidden layer computes <i>z</i><sub>l</sub> = <i>W</i><sub>l</sub> <i>h</i><sub>l-1</sub> + <i>b</i><sub>l</sub>
+and <i>h</i><sub>l</sub> = φ(<i>z</i><sub>l</sub>). <i>fan_in</i> is the number of inputs of a unit,
+<i>fan_out</i> the number of units it feeds.</p>
+
+<h3>The variance recursion</h3>
+<p style="font-size:large">Var(<i>z</i><sub>l</sub>) = fan_in · Var(<i>w</i>) · E[φ(<i>z</i><sub>l-1</sub>)²] + Var(<i>b</i>)</p>
+<p>Each layer multiplies the signal's variance by fan_in·Var(<i>w</i>)·E[φ²]/Var(<i>z</i>). If that factor is
+above 1 the activations explode with depth, below 1 they vanish (tanh/sigmoid: they saturate or collapse).
+The <b>Depth profile</b> panel draws this prediction (dashed) over the measured std.</p>
+
+<h3>Xavier / Glorot (tanh, sigmoid, linear)</h3>
+<p style="font-size:large">Var(<i>w</i>) = 2 / (fan_in + fan_out)</p>
+<p>normal: σ = gain·√(2/(fan_in+fan_out)); uniform: U(−a, a) with a = gain·√(6/(fan_in+fan_out)).
+A compromise between keeping the forward variance (fan_in) and the backward variance (fan_out).</p>
+
+<h3>Kaiming / He (ReLU family)</h3>
+<p style="font-size:large">Var(<i>w</i>) = 2 / fan_in &nbsp;&nbsp; i.e. &nbsp;&nbsp; std = gain / √fan_in</p>
+<p>torch's <code>calculate_gain</code> <b>multiplies the std</b>: std = gain/√fan_in, not √(gain/fan_in).
+Gains: relu √2, tanh 5/3, sigmoid 1, linear 1, selu 3/4, leaky_relu √(2/(1+slope²)).
+So Kaiming with the tanh gain gives std = (5/3)/√fan_in. With <i>fan_out</i> mode, fan_in is replaced by
+fan_out (keeps the backward pass's variance instead).</p>
+
+<h3>LeCun</h3>
+<p style="font-size:large">Var(<i>w</i>) = 1 / fan_in</p>
+<p>For SELU: with it, SELU networks keep mean 0 and variance 1 by themselves.</p>
+
+<h3>PyTorch's default for nn.Linear</h3>
+<p style="font-size:large">W ~ U(−1/√fan_in, 1/√fan_in), &nbsp; std = 1/√(3·fan_in)</p>
+<p>It is kaiming_uniform with a = √5, i.e. std = 1/√(3·fan_in): 0.0255 for fan_in = 512, <b>not</b> 0.0625.
+With ReLU each layer keeps only fan_in·(1/(3 fan_in))·½ = 1/6 of the variance: deep default-initialised
+ReLU stacks fade out.</p>
+
+<h3>Constant and zero weights</h3>
+<p>Every unit of a layer computes the same function and receives the same gradient, so the units stay identical
+forever (the <b>symmetry</b> line stays at 1). Random init exists to break this symmetry.</p>
+
+<h3>Update:data ratio</h3>
+<p>‖ΔW‖/‖W‖ per step. Around 10<sup>−3</sup> is the usual healthy range: much smaller and the layer barely learns,
+much larger and it is being rewritten every step.</p>
+"""
+
+CONTROLS_HTML = """
+<h2>Controls</h2>
+<table cellpadding="3">
+<tr><td><b>Space</b></td><td>Play / Pause</td></tr>
+<tr><td><b>→</b></td><td>Step one training step</td></tr>
+<tr><td><b>Shift+→</b></td><td>Step N steps (N next to the button)</td></tr>
+<tr><td><b>Ctrl+R</b></td><td>Reset: same seed, the very same initial weights again</td></tr>
+<tr><td><b>Ctrl+Shift+R</b></td><td>Reseed: next seed, new initial weights</td></tr>
+<tr><td><b>Ctrl+Return</b></td><td>Apply the experiment settings (rebuilds the network)</td></tr>
+<tr><td><b>End</b></td><td>Timeline: back to live</td></tr>
+<tr><td><b>Ctrl+1…5</b></td><td>Show a panel</td></tr>
+<tr><td><b>F1</b></td><td>This help</td></tr>
+<tr><td><b>Ctrl+Q</b></td><td>Quit</td></tr>
+</table>
+<p>Step 0 is the network at initialisation (measured on the first batch, before any update).
+Drag the timeline to look at any recorded step; every panel redraws there.
+The toolbar shows the training speed and how much of each step the measuring costs.</p>
+"""
+
+
+def help_html() -> str:
+    panels = "".join(f"<p>{text}</p>" for text in (ACTIVATIONS_HELP, GRADIENTS_HELP, HEALTH_HELP, DEPTH_HELP, LOSS_HELP))
+    return FORMULAS_HTML + "<h2>The panels</h2>" + panels + CONTROLS_HTML
+
+
+class HelpDialog(QtWidgets.QDialog):
+    """Formulas, panel descriptions and shortcuts in one scrollable page (non-modal)."""
+
+    def __init__(self, parent: Optional[QtWidgets.QWidget] = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("initviz help")
+        self.resize(760, 820)
+        self.browser = QtWidgets.QTextBrowser()
+        self.browser.setOpenExternalLinks(True)
+        self.browser.setHtml(help_html())
+        close = QtWidgets.QPushButton("Close")
+        close.clicked.connect(self.close)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addWidget(self.browser)
+        row = QtWidgets.QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(close)
+        layout.addLayout(row)
+        self.setWindowFlag(QtCore.Qt.WindowType.WindowContextHelpButtonHint, False)

@@ -1,0 +1,227 @@
+"""What every panel receives (a Frame of lanes) and the small drawing helpers they share.
+
+Panels are dumb: they turn records into pixels. Everything here is display work
+(sanitising non-finite values so pyqtgraph can draw them, thinning long histories to
+a few hundred points); every statistic comes from the engine's records.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from initviz.engine.config import RunConfig
+from initviz.engine.record import StepRecord
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One run as a panel sees it: the record to show, its history and its predictions."""
+
+    name: str
+    record: StepRecord  # the record on screen (newest, or the scrubbed one)
+    records: Sequence[StepRecord]  # recorded history, oldest first (a snapshot, never mutated)
+    config: RunConfig
+    colour: str
+    theory: Any = None  # engine Theory (pre_std, act_std, grad_gain) or None
+    predicted_weight_std: Optional[np.ndarray] = None  # describe_init(config).weight_std
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Everything drawn at one GUI tick. Today one lane; later up to four compared side by side."""
+
+    lanes: tuple[Lane, ...]
+    cursor_step: Optional[int] = None  # the scrubbed step; None while following live training
+    series_cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def main(self) -> Lane:
+        return self.lanes[0]
+
+    def series(self, lane: int, name: str, max_points: int = 600) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, values) of a record field over the lane's history, thinned for display.
+
+        Cached per frame so several panels asking for the same series stack it once.
+        """
+        key = (lane, name, max_points)
+        hit = self.series_cache.get(key)
+        if hit is None:
+            records = self.lanes[lane].records
+            idx = pick_indices(len(records), max_points)
+            steps = np.array([records[i].step for i in idx], dtype=np.float64)
+            values = np.array([getattr(records[i], name) for i in idx], dtype=np.float64)
+            hit = (steps, values)
+            self.series_cache[key] = hit
+        return hit
+
+
+class Panel(QtWidgets.QWidget):
+    """Base of the big panels: a title, a tooltip that explains it, and ``show_frame``."""
+
+    title = "panel"
+    help_text = ""
+
+    def __init__(self, parent: Optional[QtWidgets.QWidget] = None) -> None:
+        super().__init__(parent)
+        self.setToolTip(self.help_text)
+        self._frame: Optional[Frame] = None
+
+    def show_frame(self, frame: Frame) -> None:
+        """Draw ``frame`` (called by the main window at <= 30 Hz, only while the panel is visible)."""
+        self._frame = frame
+        self.draw(frame)
+
+    def redraw(self) -> None:
+        """Draw the last frame again (after a view option changed)."""
+        if self._frame is not None:
+            self.draw(self._frame)
+
+    def draw(self, frame: Frame) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+# --- sanitising ---------------------------------------------------------------------------
+
+
+def finite_or_nan(values: Any) -> np.ndarray:
+    """float64 copy with every non-finite value replaced by NaN (pyqtgraph skips NaN points)."""
+    a = np.array(values, dtype=np.float64, copy=True)
+    a[~np.isfinite(a)] = np.nan
+    return a
+
+
+def safe_log10(values: Any) -> np.ndarray:
+    """log10 of the positive finite values, NaN elsewhere, without numpy warnings."""
+    a = np.array(values, dtype=np.float64, copy=True)
+    ok = np.isfinite(a) & (a > 0)
+    out = np.full(a.shape, np.nan)
+    out[ok] = np.log10(a[ok])
+    return out
+
+
+def positive_or_nan(values: Any) -> np.ndarray:
+    """Values for a log axis: positive finite values kept, the rest NaN."""
+    a = np.array(values, dtype=np.float64, copy=True)
+    a[~(np.isfinite(a) & (a > 0))] = np.nan
+    return a
+
+
+def finite_range(values: np.ndarray, default: tuple[float, float] = (0.0, 1.0)) -> tuple[float, float]:
+    """(min, max) of the finite values, widened when flat; ``default`` when there are none."""
+    a = np.asarray(values, dtype=np.float64)
+    a = a[np.isfinite(a)]
+    if a.size == 0:
+        return default
+    lo, hi = float(a.min()), float(a.max())
+    if hi - lo < 1e-12:
+        pad = max(abs(lo) * 0.05, 0.5)
+        lo, hi = lo - pad, hi + pad
+    return lo, hi
+
+
+def set_curve(item: pg.PlotDataItem, x: np.ndarray, y: np.ndarray) -> None:
+    """setData that stays drawable: keeps only points where both x and y are finite."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.all():
+        item.setData(x, y)
+    elif ok.any():
+        # keep NaN gaps so a curve breaks where the data is missing
+        yy = y.copy()
+        yy[~ok] = np.nan
+        item.setData(x, yy, connect="finite")
+    else:
+        item.setData([], [])
+
+
+def pick_indices(n: int, max_points: int) -> np.ndarray:
+    """At most ``max_points`` evenly spaced indices into a sequence of length n, always the last."""
+    if n <= max_points:
+        return np.arange(n)
+    idx = np.linspace(0, n - 1, max_points).round().astype(np.int64)
+    return np.unique(idx)
+
+
+def fmt(value: float, digits: int = 3) -> str:
+    """Short number for captions; 'inf'/'NaN' spelled out."""
+    v = float(value)
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return f"{v:.{digits}g}"
+
+
+def pct(value: float) -> str:
+    v = float(value)
+    if not math.isfinite(v):
+        return "NaN"
+    if 0 < v < 0.005:
+        return "<1%"
+    return f"{100 * v:.0f}%"
+
+
+# --- pyqtgraph widgets -------------------------------------------------------------------------
+
+
+class StaticPlot(pg.PlotWidget):
+    """A plot that ignores the mouse wheel (so the surrounding scroll area scrolls) and has no menu."""
+
+    def __init__(self, parent: Optional[QtWidgets.QWidget] = None, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self.plotItem.setMenuEnabled(False)
+        self.plotItem.hideButtons()
+        self.plotItem.vb.setMouseEnabled(x=False, y=False)
+        self.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+
+    def wheelEvent(self, ev: Any) -> None:  # noqa: N802 - Qt override
+        ev.ignore()
+
+
+class CursorLines:
+    """The scrubbed-step cursor and the divergence marker drawn on every plot over steps."""
+
+    def __init__(self, plots: Sequence[pg.PlotItem]) -> None:
+        from initviz.ui import theme
+
+        self._cursors = []
+        self._diverged = []
+        for p in plots:
+            c = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(theme.CURSOR_COLOUR, width=1.5, style=QtCore.Qt.PenStyle.DashLine))
+            c.setZValue(20)
+            c.hide()
+            p.addItem(c, ignoreBounds=True)
+            d = pg.InfiniteLine(
+                angle=90,
+                movable=False,
+                pen=pg.mkPen(theme.BAD_COLOUR, width=2),
+                label="Inf/NaN",
+                labelOpts={"position": 0.9, "color": theme.BAD_COLOUR, "movable": False},
+            )
+            d.setZValue(19)
+            d.hide()
+            p.addItem(d, ignoreBounds=True)
+            self._cursors.append(c)
+            self._diverged.append(d)
+
+    def update(self, frame: Frame) -> None:
+        for c in self._cursors:
+            if frame.cursor_step is None:
+                c.hide()
+            else:
+                c.setValue(frame.cursor_step)
+                c.show()
+        div = frame.main.record.diverged_at
+        for d in self._diverged:
+            if div is None:
+                d.hide()
+            else:
+                d.setValue(div[0])
+                d.show()

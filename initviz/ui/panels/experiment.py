@@ -1,0 +1,412 @@
+"""The experiment panel: every RunConfig field, validated by the engine, applied on demand."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from PySide6 import QtCore, QtWidgets
+
+from initviz.engine.config import (
+    ACTIVATIONS,
+    DATASETS,
+    DEVICES,
+    INIT_SCHEMES,
+    MODES,
+    NONLINEARITIES,
+    OPTIMIZERS,
+    ConfigError,
+    RunConfig,
+)
+from initviz.ui import theme
+from initviz.ui.scenarios import SCENARIOS, Scenario
+
+# Which init parameters each scheme uses (the others are hidden).
+SCHEME_PARAMS: dict[str, tuple[str, ...]] = {
+    "zeros": (),
+    "constant": ("init.value",),
+    "normal": ("init.std",),
+    "uniform": ("init.bound",),
+    "xavier_uniform": ("init.gain",),
+    "xavier_normal": ("init.gain",),
+    "kaiming_uniform": ("init.mode", "init.nonlinearity"),
+    "kaiming_normal": ("init.mode", "init.nonlinearity"),
+    "lecun_normal": (),
+    "orthogonal": ("init.gain",),
+    "pytorch_default": (),
+}
+INIT_PARAMS = ("init.std", "init.value", "init.bound", "init.gain", "init.mode", "init.nonlinearity")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str  # RunConfig field, "init.x" for InitSpec fields (same as ConfigError.field)
+    label: str
+    kind: str  # "choice", "int", "float", "bool"
+    tip: str
+    choices: tuple[str, ...] = ()
+
+
+SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
+    (
+        "Network",
+        (
+            FieldSpec("dataset", "Dataset", "choice", "The task: 2-D toy sets or 8x8 digits.", DATASETS),
+            FieldSpec("depth", "Hidden layers", "int", "Number of hidden layers (1 to 200)."),
+            FieldSpec("width", "Width", "int", "Units in every hidden layer."),
+            FieldSpec("activation", "Activation φ", "choice", "Nonlinearity after every hidden layer.", ACTIVATIONS),
+            FieldSpec("batchnorm", "BatchNorm", "bool", "BatchNorm1d between each hidden Linear and its activation."),
+            FieldSpec("dropout", "Dropout", "float", "Dropout probability after each hidden activation (0 to 0.95)."),
+        ),
+    ),
+    (
+        "Initialisation",
+        (
+            FieldSpec("init.scheme", "Init scheme", "choice", "How the hidden weights are drawn.", INIT_SCHEMES),
+            FieldSpec("init.std", "σ", "float", "Standard deviation of N(0, σ²)."),
+            FieldSpec("init.value", "Constant c", "float", "Every weight equals c."),
+            FieldSpec("init.bound", "Bound a", "float", "Weights from U(-a, a); std = a/√3."),
+            FieldSpec("init.gain", "Gain", "float", "Multiplies the std (Xavier, orthogonal)."),
+            FieldSpec("init.mode", "Fan", "choice", "Kaiming: scale by fan_in (forward) or fan_out (backward).", MODES),
+            FieldSpec(
+                "init.nonlinearity",
+                "Gain for",
+                "choice",
+                "Kaiming: the nonlinearity whose calculate_gain multiplies the std (auto = the activation).",
+                NONLINEARITIES,
+            ),
+            FieldSpec("bias_init", "Bias", "float", "Every bias starts at this constant."),
+        ),
+    ),
+    (
+        "Training",
+        (
+            FieldSpec("optimizer", "Optimizer", "choice", "Plain SGD (with momentum) or Adam.", OPTIMIZERS),
+            FieldSpec("lr", "Learning rate", "float", "Step size of the optimizer."),
+            FieldSpec("momentum", "Momentum", "float", "SGD momentum (0 to 0.999)."),
+            FieldSpec("batch_size", "Batch size", "int", "Examples per training step."),
+            FieldSpec("seed", "Seed", "int", "Seeds weights and batch order: same seed, same run."),
+            FieldSpec("device", "Device", "choice", "Where the network trains.", DEVICES),
+            FieldSpec("record_every", "Record every", "int", "Measure every k-th step (step 0 always)."),
+            FieldSpec("test_every", "Test every", "int", "Test accuracy every k-th recorded step."),
+        ),
+    ),
+)
+ALL_FIELDS = {f.name: f for _, fields in SECTIONS for f in fields}
+
+
+def get_value(config: RunConfig, name: str) -> Any:
+    if name.startswith("init."):
+        return getattr(config.init, name[5:])
+    return getattr(config, name)
+
+
+def with_value(config: RunConfig, name: str, value: Any) -> RunConfig:
+    """A validated copy of ``config`` with one field changed (raises ConfigError)."""
+    if name.startswith("init."):
+        return config.replace(init={name[5:]: value})
+    return config.replace(**{name: value})
+
+
+def parse_number(text: str) -> Any:
+    """An int or float from the text, or the raw text (the engine then says what is expected)."""
+    t = text.strip()
+    try:
+        return int(t)
+    except ValueError:
+        pass
+    try:
+        return float(t)
+    except ValueError:
+        return t
+
+
+class _Field:
+    """One editor plus the error line under it."""
+
+    def __init__(self, spec: FieldSpec, on_change: Any) -> None:
+        self.spec = spec
+        if spec.kind == "choice":
+            w: QtWidgets.QWidget = QtWidgets.QComboBox()
+            for c in spec.choices:
+                w.addItem(c)
+            w.currentIndexChanged.connect(on_change)
+        elif spec.kind == "bool":
+            w = QtWidgets.QCheckBox()
+            w.toggled.connect(on_change)
+        elif spec.kind == "int":
+            w = QtWidgets.QSpinBox()
+            w.setRange(-2_000_000_000, 2_000_000_000)  # the engine says what is allowed
+            w.setKeyboardTracking(True)
+            w.valueChanged.connect(on_change)
+        else:
+            w = QtWidgets.QLineEdit()
+            w.setMaximumWidth(140)
+            w.textChanged.connect(on_change)
+        w.setObjectName(f"field_{spec.name}")
+        w.setToolTip(spec.tip)
+        self.editor = w
+        self.error = QtWidgets.QLabel()
+        self.error.setObjectName(f"error_{spec.name}")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet(f"color:{theme.BAD_COLOUR};")
+        self.error.hide()
+        self.container = QtWidgets.QWidget()
+        box = QtWidgets.QVBoxLayout(self.container)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(1)
+        box.addWidget(w)
+        box.addWidget(self.error)
+        self.label = QtWidgets.QLabel(spec.label)
+        self.label.setToolTip(spec.tip)
+
+    def value(self) -> Any:
+        w = self.editor
+        if isinstance(w, QtWidgets.QComboBox):
+            return w.currentText()
+        if isinstance(w, QtWidgets.QCheckBox):
+            return w.isChecked()
+        if isinstance(w, QtWidgets.QSpinBox):
+            return int(w.value())
+        return parse_number(w.text())
+
+    def set_value(self, value: Any) -> None:
+        w = self.editor
+        w.blockSignals(True)
+        try:
+            if isinstance(w, QtWidgets.QComboBox):
+                w.setCurrentIndex(max(w.findText(str(value)), 0))
+            elif isinstance(w, QtWidgets.QCheckBox):
+                w.setChecked(bool(value))
+            elif isinstance(w, QtWidgets.QSpinBox):
+                w.setValue(int(value))
+            else:
+                w.setText(f"{value:g}" if isinstance(value, float) else str(value))
+        finally:
+            w.blockSignals(False)
+
+    def set_error(self, message: Optional[str]) -> None:
+        if message:
+            self.error.setText(message)
+            self.error.show()
+            self.editor.setStyleSheet(f"border:1px solid {theme.BAD_COLOUR};")
+        else:
+            self.error.hide()
+            self.error.clear()
+            self.editor.setStyleSheet("")
+
+    def set_visible(self, visible: bool) -> None:
+        self.label.setVisible(visible)
+        self.container.setVisible(visible)
+
+
+class ExperimentPanel(QtWidgets.QWidget):
+    """Edit the run's settings; Apply rebuilds the network. Invalid values say why and block Apply."""
+
+    apply_requested = QtCore.Signal(object)  # a validated RunConfig
+
+    def __init__(self, config: RunConfig, parent: Optional[QtWidgets.QWidget] = None) -> None:
+        super().__init__(parent)
+        self.applied = config
+        self.fields: dict[str, _Field] = {}
+        self._candidate: Optional[RunConfig] = config
+
+        self.scenario_box = QtWidgets.QComboBox()
+        self.scenario_box.setObjectName("scenario")
+        self.scenario_box.addItem("(custom settings)", None)
+        for sc in SCENARIOS:
+            self.scenario_box.addItem(sc.name, sc)
+        self.scenario_box.setToolTip("Pick a guided scenario: it sets every field and rebuilds the network.")
+        self.scenario_box.activated.connect(self._scenario_chosen)
+        self.lesson = QtWidgets.QLabel()
+        self.lesson.setWordWrap(True)
+        self.lesson.setStyleSheet("color:#444; font-style:italic;")
+
+        outer = QtWidgets.QVBoxLayout(self)
+        outer.setContentsMargins(6, 6, 6, 6)
+        sc_box = QtWidgets.QGroupBox("Scenario")
+        sc_layout = QtWidgets.QVBoxLayout(sc_box)
+        sc_layout.addWidget(self.scenario_box)
+        sc_layout.addWidget(self.lesson)
+        outer.addWidget(sc_box)
+
+        for title, specs in SECTIONS:
+            group = QtWidgets.QGroupBox(title)
+            form = QtWidgets.QFormLayout(group)
+            form.setFieldGrowthPolicy(QtWidgets.QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+            form.setLabelAlignment(QtCore.Qt.AlignmentFlag.AlignRight)
+            for spec in specs:
+                f = _Field(spec, self._changed)
+                self.fields[spec.name] = f
+                form.addRow(f.label, f.container)
+            if title == "Initialisation":
+                self.formula = QtWidgets.QLabel()
+                self.formula.setObjectName("initFormula")
+                self.formula.setWordWrap(True)
+                self.formula.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+                self.formula.setToolTip("The init's formula and the weight std it predicts (from the engine).")
+                self.formula.setStyleSheet("background:#f6f8fa; border:1px solid #e1e4e8; padding:4px;")
+                form.addRow(self.formula)
+            outer.addWidget(group)
+
+        self.apply_button = QtWidgets.QPushButton("Apply (rebuild network)")
+        self.apply_button.setObjectName("applyButton")
+        self.apply_button.setToolTip("Build a new network from these settings (Ctrl+Return)")
+        self.apply_button.clicked.connect(self.apply)
+        self.revert_button = QtWidgets.QPushButton("Revert")
+        self.revert_button.setToolTip("Put back the settings of the running network")
+        self.revert_button.clicked.connect(lambda: self.set_config(self.applied))
+        buttons = QtWidgets.QHBoxLayout()
+        buttons.addWidget(self.apply_button, 1)
+        buttons.addWidget(self.revert_button)
+        outer.addLayout(buttons)
+        self.status = QtWidgets.QLabel()
+        self.status.setWordWrap(True)
+        outer.addWidget(self.status)
+        outer.addStretch(1)
+        self.set_config(config)
+
+    # --- public --------------------------------------------------------------------------
+    def set_config(self, config: RunConfig) -> None:
+        """Show ``config`` in every field (discarding edits) and take it as the applied one."""
+        self.applied = config
+        for name, f in self.fields.items():
+            f.set_value(get_value(config, name))
+        self._changed(keep_scenario=True)
+        self._match_scenario(config)
+
+    def _match_scenario(self, config: RunConfig) -> None:
+        for i in range(1, self.scenario_box.count()):
+            sc = self.scenario_box.itemData(i)
+            if dataclasses.replace(sc.config(), device=config.device) == config:
+                self.scenario_box.setCurrentIndex(i)
+                self.lesson.setText(sc.lesson)
+                return
+        self.scenario_box.setCurrentIndex(0)
+        self.lesson.setText("")
+
+    def set_applied(self, config: RunConfig) -> None:
+        """The engine runs ``config`` now (e.g. after Reseed): update fields the user did not edit."""
+        old, self.applied = self.applied, config
+        for name, f in self.fields.items():
+            if f.value() == get_value(old, name):
+                f.set_value(get_value(config, name))
+        self._changed()
+
+    def select_scenario(self, scenario: Scenario) -> None:
+        """Set every field from ``scenario`` and apply it."""
+        i = self.scenario_box.findText(scenario.name)
+        self.scenario_box.setCurrentIndex(i)
+        self._scenario_chosen(i)
+
+    @property
+    def candidate(self) -> Optional[RunConfig]:
+        """The config the fields describe, or None while a field is invalid."""
+        return self._candidate
+
+    def error_text(self, name: str) -> str:
+        f = self.fields[name]
+        return f.error.text() if not f.error.isHidden() else ""
+
+    def apply(self) -> bool:
+        """Emit ``apply_requested`` with the fields' config; False (and nothing sent) if invalid."""
+        self._changed()
+        if self._candidate is None:
+            self.status.setText("Fix the fields marked in red first.")
+            return False
+        self.status.setText("")
+        self.applied = self._candidate
+        self.apply_requested.emit(self._candidate)
+        self._update_buttons()
+        return True
+
+    # --- internals -----------------------------------------------------------------------
+    def _scenario_chosen(self, index: int) -> None:
+        sc = self.scenario_box.itemData(index)
+        if not isinstance(sc, Scenario):
+            return
+        cfg = sc.config()
+        cfg = dataclasses.replace(cfg, device=self.applied.device)
+        for name, f in self.fields.items():
+            f.set_value(get_value(cfg, name))
+        self._changed(keep_scenario=True)
+        self.lesson.setText(sc.lesson)
+        self.apply()
+
+    def _visible_names(self) -> set[str]:
+        scheme = self.fields["init.scheme"].value()
+        names = set(self.fields) - set(INIT_PARAMS)
+        names |= set(SCHEME_PARAMS.get(scheme, ()))
+        if scheme == "pytorch_default":
+            names.discard("bias_init")
+        if self.fields["optimizer"].value() != "sgd":
+            names.discard("momentum")
+        return names
+
+    def _changed(self, *_: Any, keep_scenario: bool = False) -> None:
+        visible = self._visible_names()
+        errors: dict[str, str] = {}
+        top: dict[str, Any] = {}
+        init: dict[str, Any] = {}
+        for name, f in self.fields.items():
+            f.set_visible(name in visible)
+            if name not in visible:
+                continue  # hidden fields keep the applied value
+            value = f.value()
+            try:
+                with_value(self.applied, name, value)
+            except ConfigError as exc:
+                errors[name] = str(exc)
+                continue
+            if name.startswith("init."):
+                init[name[5:]] = value
+            else:
+                top[name] = value
+        candidate: Optional[RunConfig] = None
+        if not errors:
+            try:
+                candidate = self.applied.replace(init=init, **top)
+            except ConfigError as exc:  # a combination the single-field checks did not see
+                errors[exc.field if exc.field in self.fields else "init.scheme"] = str(exc)
+        for name, f in self.fields.items():
+            f.set_error(errors.get(name))
+        self._candidate = candidate
+        if not keep_scenario and candidate is not None and candidate != self.applied:
+            self.scenario_box.setCurrentIndex(0)
+            self.lesson.setText("")
+        self._update_formula(candidate or self.applied)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        dirty = self._candidate is not None and self._candidate != self.applied
+        self.apply_button.setEnabled(self._candidate is not None)
+        self.apply_button.setDefault(dirty)
+        font = self.apply_button.font()
+        font.setBold(dirty)
+        self.apply_button.setFont(font)
+        self.revert_button.setEnabled(self._candidate != self.applied)
+        if self._candidate is None:
+            self.status.setText("Fix the fields marked in red first.")
+        elif dirty:
+            self.status.setText("Changed: press Apply to rebuild the network.")
+        else:
+            self.status.setText("")
+
+    def _update_formula(self, config: RunConfig) -> None:
+        # describe_init lives next to torch; until the worker has loaded it, do not block the GUI on it
+        if "initviz.engine.inits" not in sys.modules:
+            self.formula.setText(f"{config.init.label()}  (formula once the engine has loaded)")
+            return
+        from initviz.engine.inits import describe_init
+
+        try:
+            info = describe_init(config)
+        except Exception as exc:  # noqa: BLE001 - show, never crash the form
+            self.formula.setText(f"{config.init.label()}: {exc}")
+            return
+        self.formula.setText(f"{info.formula}\n{info.summary()}")
+
+    def refresh_formula(self) -> None:
+        self._update_formula(self._candidate or self.applied)

@@ -1,0 +1,117 @@
+"""Health over time: saturation, dead units, symmetry and update:data ratio per layer, over steps."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from initviz.ui import theme
+from initviz.ui.panels.base import CursorLines, Frame, Panel, safe_log10, set_curve
+
+HEALTH_HELP = (
+    "<b>Health over time</b>, one line per layer (colour: layer 1 dark purple → last layer green).<br>"
+    "<b>Saturation</b>: share of tanh/sigmoid outputs stuck near their bounds (tiny local gradient). "
+    "<b>Dead</b>: share of units off for the whole batch. <b>Symmetry</b>: 1 = all units of the layer "
+    "compute the same thing (they can never learn different features), ~1/width = independent. "
+    "<b>Update:data ratio</b>: ‖ΔW‖/‖W‖ per step (log scale); the green band around 1e-3 is the usual "
+    "healthy range.<br><b>Healthy</b>: saturation and dead near 0 and falling, symmetry near 0, "
+    "update ratio inside the band."
+)
+MAX_POINTS = 400
+
+
+class _SeriesPlot:
+    """One plot of a per-layer field over steps: one curve per layer, created once, reused."""
+
+    def __init__(self, plot: pg.PlotItem, field: str, log: bool) -> None:
+        self.plot = plot
+        self.field = field
+        self.log = log
+        self.curves: list[pg.PlotDataItem] = []
+
+    def update(self, frame: Frame) -> None:
+        steps, values = frame.series(0, self.field, MAX_POINTS)  # (T,), (T, L)
+        depth = values.shape[1] if values.ndim == 2 else 0
+        if depth != len(self.curves):
+            for c in self.curves:
+                self.plot.removeItem(c)
+            colours = theme.layer_colours(depth)
+            self.curves = []
+            for i in range(depth):
+                c = pg.PlotDataItem(pen=pg.mkPen(colours[i], width=1.4), name=f"layer {i + 1}")
+                self.plot.addItem(c)
+                self.curves.append(c)
+        for i, c in enumerate(self.curves):
+            column = values[:, i]
+            set_curve(c, steps, safe_log10(column) if self.log else column)
+
+
+class HealthPanel(Panel):
+    """Four per-layer health series over the recorded steps."""
+
+    title = "Health"
+    help_text = HEALTH_HELP
+
+    def __init__(self, parent: Optional[QtWidgets.QWidget] = None) -> None:
+        super().__init__(parent)
+        self.view = pg.GraphicsLayoutWidget()
+        self.legend = QtWidgets.QLabel()
+        self.legend.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        specs = [
+            ("saturation", "saturation (share of units near ±1)", False, (0, 1)),
+            ("dead", "dead units (share off on the whole batch)", False, (0, 1)),
+            ("symmetry", "symmetry (1 = all units identical)", False, (0, 1)),
+            ("update_ratio", "update:data ratio ‖ΔW‖/‖W‖ (log10)", True, None),
+        ]
+        self.series: dict[str, _SeriesPlot] = {}
+        plots = []
+        for n, (field, title, log, yrange) in enumerate(specs):
+            p = self.view.addPlot(row=n // 2, col=n % 2)
+            p.setTitle(title, size="10pt")
+            p.setLabel("bottom", "step")
+            p.showGrid(x=True, y=True, alpha=0.25)
+            p.setMenuEnabled(False)
+            p.hideButtons()
+            if yrange is not None:
+                p.setYRange(*yrange, padding=0.03)
+                p.vb.enableAutoRange(axis="y", enable=False)
+            plots.append(p)
+            self.series[field] = _SeriesPlot(p, field, log)
+        ratio = plots[3]
+        ratio.getAxis("left").setTicks(None)
+        band = pg.LinearRegionItem(values=(-3.5, -2.5), orientation="horizontal", movable=False, brush=theme.GUIDE_BRUSH, pen=pg.mkPen(None))
+        band.setZValue(-10)
+        ratio.addItem(band, ignoreBounds=True)
+        ref = pg.InfiniteLine(pos=-3, angle=0, movable=False, pen=pg.mkPen(theme.GOOD_COLOUR, width=1, style=QtCore.Qt.PenStyle.DashLine))
+        ratio.addItem(ref, ignoreBounds=True)
+        for p in plots[1:]:
+            p.setXLink(plots[0])
+        self.plots = plots
+        self.cursors = CursorLines(plots)
+        self.view.setToolTip(
+            "Per-layer health over steps (drag to zoom, right-click for options).\n"
+            "Healthy: saturation, dead and symmetry near 0; update:data ratio near 1e-3 (green band)."
+        )
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.legend)
+        layout.addWidget(self.view, 1)
+        self._legend_depth = -1
+
+    def draw(self, frame: Frame) -> None:
+        for s in self.series.values():
+            s.update(frame)
+        self.cursors.update(frame)
+        depth = frame.main.record.depth
+        if depth != self._legend_depth:
+            self._legend_depth = depth
+            cols = theme.layer_colours(depth)
+            first, last = cols[0].name(), cols[-1].name()
+            self.legend.setText(
+                f"Lines: <span style='color:{first}'>■ layer 1 (input side)</span> → "
+                f"<span style='color:{last}'>■ layer {depth} (output side)</span>. "
+                "Green band: update:data ratio 10<sup>-3.5</sup>…10<sup>-2.5</sup>."
+            )

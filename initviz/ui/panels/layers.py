@@ -1,0 +1,307 @@
+"""Per-layer views that stay legible from depth 1 to 50+: a layer heatmap and small multiples.
+
+``LayerHeatmap`` shows one row per hidden layer (layer 1 at the top) so a whole deep network fits
+one picture. ``LayerHistogramGrid`` shows one small histogram per layer in a scroll area with a
+fixed minimum height per plot; only the rows on screen are redrawn, the rest when scrolled to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from initviz.engine.record import HistSpec
+from initviz.ui import theme
+from initviz.ui.panels.base import StaticPlot, finite_range
+
+ROW_PLOT_HEIGHT = 84  # px of each small histogram: readable, ~8 rows per screen
+MIN_COLUMN_WIDTH = 330  # px; wider panels get two or more columns of small multiples
+
+
+class LayerHeatmap(pg.PlotWidget):
+    """An image with one row per layer (layer 1 at the top) over a value or step axis."""
+
+    def __init__(
+        self,
+        parent: Optional[QtWidgets.QWidget] = None,
+        *,
+        colormap: Optional[pg.ColorMap] = None,
+        colorbar_label: Optional[str] = None,
+    ) -> None:
+        super().__init__(parent)
+        self.plotItem.setMenuEnabled(False)
+        self.plotItem.hideButtons()
+        self.plotItem.vb.setMouseEnabled(x=False, y=False)
+        self.plotItem.vb.invertY(True)
+        self.plotItem.setLabel("left", "layer")
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setColorMap(colormap or theme.mass_colormap())
+        self.plotItem.addItem(self.image)
+        self.colorbar: Optional[pg.ColorBarItem] = None
+        if colorbar_label is not None:
+            self.colorbar = pg.ColorBarItem(
+                values=(0.0, 1.0), colorMap=colormap or theme.value_colormap(), interactive=False, label=colorbar_label
+            )
+            self.colorbar.setImageItem(self.image, insert_in=self.plotItem)
+        self._depth = -1
+        self._x_range: tuple[float, float] = (np.nan, np.nan)
+
+    def wheelEvent(self, ev: QtGui.QWheelEvent) -> None:  # noqa: N802 - Qt override
+        ev.ignore()
+
+    def set_image(self, data: np.ndarray, x0: float, x1: float, levels: tuple[float, float]) -> None:
+        """Show ``data`` (layers, columns) spanning x0..x1; layer k is centred on y = k."""
+        depth, cols = data.shape
+        if cols == 0 or depth == 0:
+            self.image.clear()
+            return
+        self.image.setImage(data, axisOrder="row-major", autoLevels=False, levels=levels)
+        if self.colorbar is not None:
+            self.colorbar.setLevels(levels)
+        if x1 <= x0:
+            x1 = x0 + 1.0
+        self.image.setRect(QtCore.QRectF(x0, 0.5, x1 - x0, depth))
+        if depth != self._depth or (x0, x1) != self._x_range:
+            self._depth = depth
+            self._x_range = (x0, x1)
+            self.plotItem.vb.setRange(xRange=(x0, x1), yRange=(0.5, depth + 0.5), padding=0)
+            left = self.plotItem.getAxis("left")
+            if depth <= 24:
+                left.setTicks([[(k, str(k)) for k in range(1, depth + 1)]])
+            else:
+                step = 5 if depth <= 60 else 10 if depth <= 120 else 20
+                left.setTicks([[(k, str(k)) for k in [1, *range(step, depth + 1, step)]]])
+
+
+def histogram_image(
+    hist: np.ndarray, under: np.ndarray, over: np.ndarray, spec: HistSpec, pad_bins: int = 3
+) -> tuple[np.ndarray, float, float]:
+    """Rows of a (layers, bins) histogram as the share of each layer's values, on a sqrt colour scale.
+
+    Off-scale values get an extra band of ``pad_bins`` columns at each side so an exploding layer
+    (all values beyond the range) shows as a dark band at the edge instead of an empty row.
+    Returns (image, x0, x1).
+    """
+    hist = np.asarray(hist, dtype=np.float64)
+    under = np.asarray(under, dtype=np.float64)[:, None]
+    over = np.asarray(over, dtype=np.float64)[:, None]
+    total = hist.sum(axis=1, keepdims=True) + under + over
+    total[~(total > 0)] = np.inf  # empty or non-finite rows draw white
+    width = (spec.hi - spec.lo) / hist.shape[1]
+    image = np.concatenate(
+        [np.repeat(under / total, pad_bins, axis=1), hist / total, np.repeat(over / total, pad_bins, axis=1)], axis=1
+    )
+    image = np.sqrt(np.clip(np.nan_to_num(image, nan=0.0), 0.0, 1.0))
+    return image, spec.lo - pad_bins * width, spec.hi + pad_bins * width
+
+
+def value_ticks(spec: HistSpec, pad_bins: int = 3, log10_abs: bool = False) -> list[tuple[float, str]]:
+    """Axis ticks for a histogram heatmap: a few values plus the off-scale bands."""
+    width = (spec.hi - spec.lo) / spec.bins
+    values = pg.AxisItem("bottom").tickValues(spec.lo, spec.hi, 400)
+    major = values[0][1] if values else []
+    ticks = []
+    for v in major:
+        if spec.lo - 1e-9 <= v <= spec.hi + 1e-9:
+            label = f"1e{v:g}" if log10_abs else f"{v:g}"
+            ticks.append((float(v), label))
+    ticks.append((spec.lo - pad_bins * width / 2, "below"))
+    ticks.append((spec.hi + pad_bins * width / 2, "above"))
+    return ticks
+
+
+@dataclass
+class _Row:
+    widget: QtWidgets.QWidget
+    caption: QtWidgets.QLabel
+    plot: StaticPlot
+    curves: list[pg.PlotDataItem]
+    drawn_version: int = -1
+
+
+class LayerHistogramGrid(QtWidgets.QScrollArea):
+    """One small histogram per layer, in a scroll area; redraws only the rows on screen."""
+
+    def __init__(self, parent: Optional[QtWidgets.QWidget] = None, *, x_label: str = "") -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._inner = QtWidgets.QWidget()
+        self._grid = QtWidgets.QGridLayout(self._inner)
+        self._grid.setContentsMargins(4, 4, 4, 4)
+        self._grid.setHorizontalSpacing(10)
+        self._grid.setVerticalSpacing(6)
+        self.setWidget(self._inner)
+        self._rows: list[_Row] = []
+        self._columns = 1
+        self._x_label = x_label
+        self._version = 0
+        self._spec: Optional[HistSpec] = None
+        self._hists: Sequence[np.ndarray] = ()
+        self._colours: Sequence[str] = ()
+        self._captions: Sequence[str] = ()
+        self._caption_styles: Sequence[str] = ()
+        self.verticalScrollBar().valueChanged.connect(self._draw_visible)
+
+    # --- public --------------------------------------------------------------------------
+    @property
+    def rows(self) -> int:
+        return len(self._rows)
+
+    def set_data(
+        self,
+        spec: HistSpec,
+        hists: Sequence[np.ndarray],
+        colours: Sequence[str],
+        captions: Sequence[str],
+        caption_styles: Optional[Sequence[str]] = None,
+        *,
+        draw_all: bool = False,
+    ) -> None:
+        """New data: ``hists`` holds one (layers, bins) array per lane; draws the visible rows."""
+        depth = hists[0].shape[0] if hists else 0
+        self._ensure_rows(depth)
+        if spec != self._spec:
+            self._spec = spec
+            for row in self._rows:
+                self._set_x_range(row.plot, spec)
+        self._hists = hists
+        self._colours = colours
+        self._captions = captions
+        self._caption_styles = caption_styles or [""] * len(captions)
+        self._version += 1
+        self._draw_visible(draw_all=draw_all)
+
+    def row_curve_data(self, layer: int, lane: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """(bin edges, counts) currently plotted for ``layer`` (tests and export)."""
+        curve = self._rows[layer].curves[lane]
+        return curve.xData, curve.yData
+
+    def row_caption(self, layer: int) -> str:
+        return self._rows[layer].caption.text()
+
+    def draw_all(self) -> None:
+        self._draw_visible(draw_all=True)
+
+    # --- internals -------------------------------------------------------------------------
+    def _set_x_range(self, plot: StaticPlot, spec: HistSpec) -> None:
+        plot.plotItem.vb.setXRange(spec.lo, spec.hi, padding=0.02)
+        if spec.log10_abs:
+            ticks = [(float(v), f"1e{v:g}") for v in np.arange(np.ceil(spec.lo / 2) * 2, spec.hi + 1e-9, 2)]
+            plot.plotItem.getAxis("bottom").setTicks([ticks])
+        else:
+            plot.plotItem.getAxis("bottom").setTicks(None)
+
+    def _make_row(self, index: int) -> _Row:
+        widget = QtWidgets.QWidget()
+        box = QtWidgets.QVBoxLayout(widget)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(0)
+        caption = QtWidgets.QLabel(f"layer {index + 1}")
+        caption.setFont(theme.small_font(9.0))
+        caption.setTextFormat(QtCore.Qt.TextFormat.PlainText)
+        caption.setFixedHeight(caption.fontMetrics().height() + 2)
+        plot = StaticPlot()
+        plot.setMinimumHeight(ROW_PLOT_HEIGHT)
+        plot.setMaximumHeight(int(ROW_PLOT_HEIGHT * 1.6))
+        plot.plotItem.getAxis("left").setWidth(38)
+        plot.plotItem.getAxis("left").setStyle(tickFont=theme.small_font(7.5))
+        plot.plotItem.getAxis("bottom").setStyle(tickFont=theme.small_font(7.5))
+        plot.plotItem.getAxis("bottom").setHeight(20)
+        box.addWidget(caption)
+        box.addWidget(plot)
+        if self._spec is not None:
+            self._set_x_range(plot, self._spec)
+        return _Row(widget, caption, plot, [])
+
+    def _ensure_rows(self, depth: int) -> None:
+        if depth == len(self._rows):
+            return
+        while len(self._rows) > depth:
+            row = self._rows.pop()
+            self._grid.removeWidget(row.widget)
+            row.widget.setParent(None)
+            row.widget.deleteLater()
+        while len(self._rows) < depth:
+            self._rows.append(self._make_row(len(self._rows)))
+        self._relayout(force=True)
+
+    def _relayout(self, force: bool = False) -> None:
+        columns = max(1, self.viewport().width() // MIN_COLUMN_WIDTH) if len(self._rows) > 1 else 1
+        columns = min(columns, max(1, len(self._rows)))
+        if columns == self._columns and not force:
+            return
+        self._columns = columns
+        for i, row in enumerate(self._rows):
+            self._grid.removeWidget(row.widget)
+        for i, row in enumerate(self._rows):
+            self._grid.addWidget(row.widget, i // columns, i % columns)
+        for c in range(4):
+            self._grid.setColumnStretch(c, 1 if c < columns else 0)
+        self._grid.setRowStretch(self._grid.rowCount(), 0)
+
+    def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(ev)
+        self._relayout()
+        QtCore.QTimer.singleShot(0, self._draw_visible)
+
+    def showEvent(self, ev: QtGui.QShowEvent) -> None:  # noqa: N802 - Qt override
+        super().showEvent(ev)
+        self._draw_visible()
+
+    def _draw_visible(self, *_: object, draw_all: bool = False) -> None:
+        if self._spec is None or not self._hists:
+            return
+        edges = self._spec.edges
+        for i, row in enumerate(self._rows):
+            if row.drawn_version == self._version:
+                continue
+            if not draw_all and row.widget.visibleRegion().isEmpty():
+                continue
+            self._draw_row(i, row, edges)
+
+    def _draw_row(self, i: int, row: _Row, edges: np.ndarray) -> None:
+        while len(row.curves) < len(self._hists):
+            lane = len(row.curves)
+            colour = QtGui.QColor(self._colours[lane])
+            fill = QtGui.QColor(colour)
+            fill.setAlpha(110 if lane == 0 else 0)
+            curve = pg.PlotDataItem(
+                stepMode="center",
+                fillLevel=0 if lane == 0 else None,
+                brush=fill if lane == 0 else None,
+                pen=pg.mkPen(colour, width=1.2 if lane == 0 else 1.6),
+            )
+            row.plot.addItem(curve)
+            row.curves.append(curve)
+        while len(row.curves) > len(self._hists):
+            row.plot.removeItem(row.curves.pop())
+        for lane, hist in enumerate(self._hists):
+            counts = np.asarray(hist[i], dtype=np.float64)
+            if not np.isfinite(counts).all():
+                counts = np.nan_to_num(counts, nan=0.0, posinf=0.0, neginf=0.0)
+            row.curves[lane].setData(edges, counts)
+        top = max(1.0, max(float(np.max(h[i])) if np.isfinite(h[i]).all() else 1.0 for h in self._hists))
+        row.plot.plotItem.vb.setYRange(0, top, padding=0.05)
+        if row.caption.text() != self._captions[i]:
+            row.caption.setText(self._captions[i])
+        style = self._caption_styles[i]
+        if row.caption.styleSheet() != style:
+            row.caption.setStyleSheet(style)
+        row.drawn_version = self._version
+
+
+def off_scale_share(hist: np.ndarray, under: np.ndarray, over: np.ndarray) -> np.ndarray:
+    """(layers,) share of each layer's values beyond the histogram range (caption text only)."""
+    total = np.asarray(hist, dtype=np.float64).sum(axis=1) + under + over
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = (np.asarray(under, dtype=np.float64) + over) / total
+    share[~np.isfinite(share)] = 0.0
+    return share
+
+
+__all__ = ["LayerHeatmap", "LayerHistogramGrid", "histogram_image", "value_ticks", "off_scale_share", "finite_range"]
