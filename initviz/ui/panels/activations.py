@@ -11,6 +11,7 @@ from initviz.ui import theme
 from initviz.ui.panels.base import Frame, Panel, fmt, pct
 from initviz.ui.panels.layers import (
     LayerHeatmap,
+    ROW_PLOT_HEIGHT,
     LayerHistogramGrid,
     histogram_image,
     off_scale_share,
@@ -65,9 +66,9 @@ class ActivationsPanel(Panel):
         split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         split.addWidget(self.heatmap)
         split.addWidget(self.grid)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 3)
         split.setChildrenCollapsible(False)
+        split.setSizes([380, 520])
+        self.grid.setMinimumHeight(2 * (ROW_PLOT_HEIGHT + 24))
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(header)

@@ -312,7 +312,7 @@ class ExperimentPanel(QtWidgets.QWidget):
 
     def apply(self) -> bool:
         """Emit ``apply_requested`` with the fields' config; False (and nothing sent) if invalid."""
-        self._changed()
+        self._changed(keep_scenario=True)
         if self._candidate is None:
             self.status.setText("Fix the fields marked in red first.")
             return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from typing import Optional
 
 import numpy as np
@@ -9,7 +10,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from initviz.ui import theme
-from initviz.ui.panels.base import Frame, Panel, StaticPlot, fmt, pick_indices, positive_or_nan, safe_log10, set_curve
+from initviz.ui.panels.base import Frame, Panel, StaticPlot, fmt, positive_or_nan, safe_log10, set_curve
 from initviz.ui.panels.layers import LayerHeatmap, LayerHistogramGrid, histogram_image, value_ticks
 
 GRADIENTS_HELP = (
@@ -44,8 +45,13 @@ class GradientsPanel(Panel):
         p.setTitle("weight-gradient norm per layer", size="10pt")
         p.showGrid(x=False, y=True, alpha=0.3)
         self._norm_curves: list[pg.PlotDataItem] = []
-        self._bad_points = pg.ScatterPlotItem(symbol="x", size=11, pen=pg.mkPen(theme.BAD_COLOUR, width=2), brush=None)
+        self._bad_points = pg.ScatterPlotItem(symbol="x", size=12, pen=pg.mkPen(theme.BAD_COLOUR, width=2.5), brush=None)
+        self._zero_points = pg.ScatterPlotItem(symbol="t", size=10, pen=pg.mkPen("#666"), brush=pg.mkBrush("#bbbbbb"))
         p.addItem(self._bad_points)
+        p.addItem(self._zero_points)
+        legend = p.addLegend(offset=(-10, 10))
+        legend.addItem(self._zero_points, "exactly 0 (drawn at the bottom)")
+        legend.addItem(self._bad_points, "Inf/NaN (drawn at the top)")
 
         self.time_map = LayerHeatmap(colormap=theme.value_colormap(), colorbar_label="log10 ‖∂L/∂W‖")
         self.time_map.setToolTip(
@@ -79,6 +85,8 @@ class GradientsPanel(Panel):
         split.setChildrenCollapsible(False)
         for s in (top, bottom, split):
             s.setChildrenCollapsible(False)
+        split.setSizes([420, 480])
+        bottom.setSizes([520, 480])
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(split)
@@ -96,30 +104,32 @@ class GradientsPanel(Panel):
             self._norm_curves.append(curve)
         for lane, curve in zip(frame.lanes, self._norm_curves):
             set_curve(curve, layers, positive_or_nan(lane.record.grad_norm))
-        bad = ~np.isfinite(np.asarray(rec.grad_norm, dtype=np.float64)) | (rec.grad_nonfinite > 0)
-        finite = positive_or_nan(rec.grad_norm)
-        top = np.nanmax(finite) if np.isfinite(finite).any() else 1.0
-        if bad.any():
-            self._bad_points.setData(layers[bad], np.full(int(bad.sum()), np.log10(top)))
-        else:
-            self._bad_points.setData([], [])
+        g = np.asarray(rec.grad_norm, dtype=np.float64)
+        bad = ~np.isfinite(g) | (rec.grad_nonfinite > 0)
+        zero = np.isfinite(g) & (g <= 0)
+        logs = positive_or_nan(g)
+        logs = np.log10(logs[np.isfinite(logs)])
+        top = float(logs.max()) if logs.size else 0.0
+        bottom = float(logs.min()) - 1.0 if logs.size else -1.0
+        # markers sit in the view's log10 coordinates (scatter items are not log-transformed)
+        self._bad_points.setData(layers[bad], np.full(int(bad.sum()), top))
+        self._zero_points.setData(layers[zero], np.full(int(zero.sum()), bottom))
         self.norm_plot.plotItem.vb.setXRange(0.5, depth + 0.5, padding=0)
 
         # layer x step heatmap on a uniform step grid (history is thinned unevenly)
         records = frame.main.records
         if len(records) >= 1:
-            steps = np.array([records[i].step for i in range(len(records))], dtype=np.float64)
+            first, last = records[0].step, records[-1].step
             cols = min(len(records), MAX_COLUMNS)
-            grid = np.linspace(steps[0], steps[-1], cols) if cols > 1 else steps[:1]
-            idx = np.clip(np.searchsorted(steps, grid, side="right") - 1, 0, len(records) - 1)
+            grid = np.linspace(first, last, cols) if cols > 1 else np.array([float(first)])
+            idx = [max(bisect.bisect_right(records, s, key=lambda r: r.step) - 1, 0) for s in grid]
             data = np.stack([safe_log10(records[i].grad_norm) for i in idx], axis=1)  # (L, cols)
             ok = np.isfinite(data)
             levels = (float(data[ok].min()), float(data[ok].max())) if ok.any() else (-1.0, 1.0)
             if levels[1] - levels[0] < 1e-6:
                 levels = (levels[0] - 0.5, levels[1] + 0.5)
-            span = steps[-1] - steps[0]
-            col_w = span / max(cols - 1, 1) if span > 0 else 1.0
-            self.time_map.set_image(data, steps[0] - col_w / 2, steps[-1] + col_w / 2, levels)
+            col_w = (last - first) / max(cols - 1, 1) if last > first else 1.0
+            self.time_map.set_image(data, first - col_w / 2, last + col_w / 2, levels)
         if frame.cursor_step is None:
             self._time_cursor.hide()
         else:

@@ -208,10 +208,13 @@ class LayerHistogramGrid(QtWidgets.QScrollArea):
         plot = StaticPlot()
         plot.setMinimumHeight(ROW_PLOT_HEIGHT)
         plot.setMaximumHeight(int(ROW_PLOT_HEIGHT * 1.6))
-        plot.plotItem.getAxis("left").setWidth(38)
-        plot.plotItem.getAxis("left").setStyle(tickFont=theme.small_font(7.5))
-        plot.plotItem.getAxis("bottom").setStyle(tickFont=theme.small_font(7.5))
-        plot.plotItem.getAxis("bottom").setHeight(20)
+        item = plot.plotItem
+        # counts have no meaning to read off: no y axis, each histogram scaled to its own peak
+        item.hideAxis("left")
+        item.getAxis("bottom").setStyle(tickFont=theme.small_font(7.5))
+        item.getAxis("bottom").setHeight(20)
+        item.vb.setYRange(0, 1.0, padding=0.02)
+        item.vb.enableAutoRange(enable=False)
         box.addWidget(caption)
         box.addWidget(plot)
         if self._spec is not None:
@@ -269,24 +272,30 @@ class LayerHistogramGrid(QtWidgets.QScrollArea):
             lane = len(row.curves)
             colour = QtGui.QColor(self._colours[lane])
             fill = QtGui.QColor(colour)
-            fill.setAlpha(110 if lane == 0 else 0)
+            fill.setAlpha(110)
             curve = pg.PlotDataItem(
                 stepMode="center",
                 fillLevel=0 if lane == 0 else None,
                 brush=fill if lane == 0 else None,
-                pen=pg.mkPen(colour, width=1.2 if lane == 0 else 1.6),
+                pen=pg.mkPen(colour, width=1 if lane == 0 else 1.5),
+                antialias=False,  # axis-aligned steps: antialiasing only costs paint time
             )
             row.plot.addItem(curve)
             row.curves.append(curve)
         while len(row.curves) > len(self._hists):
             row.plot.removeItem(row.curves.pop())
+        peak = 1.0
         for lane, hist in enumerate(self._hists):
             counts = np.asarray(hist[i], dtype=np.float64)
             if not np.isfinite(counts).all():
                 counts = np.nan_to_num(counts, nan=0.0, posinf=0.0, neginf=0.0)
+            peak = max(peak, float(counts.max()) if counts.size else 1.0)
             row.curves[lane].setData(edges, counts)
-        top = max(1.0, max(float(np.max(h[i])) if np.isfinite(h[i]).all() else 1.0 for h in self._hists))
-        row.plot.plotItem.vb.setYRange(0, top, padding=0.05)
+        # the plotted data stay the record's counts; a transform scales them to the fixed 0..1 view
+        # (cheaper than re-ranging the view, which redoes the axes every frame)
+        scale = QtGui.QTransform.fromScale(1.0, 1.0 / peak)
+        for curve in row.curves:
+            curve.setTransform(scale)
         if row.caption.text() != self._captions[i]:
             row.caption.setText(self._captions[i])
         style = self._caption_styles[i]

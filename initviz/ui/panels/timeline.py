@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Optional
 
-import numpy as np
+import bisect
+from typing import Sequence
+
+from initviz.engine.record import StepRecord
 from PySide6 import QtCore, QtWidgets
 
 
@@ -38,38 +41,38 @@ class Timeline(QtWidgets.QWidget):
         layout.addWidget(self.slider, 1)
         layout.addWidget(self.label)
         layout.addWidget(self.live_button)
-        self._steps = np.zeros(0, dtype=np.int64)
+        self._records: Sequence[StepRecord] = ()
         self._updating = False
 
     @property
     def live(self) -> bool:
         return self.live_button.isChecked()
 
-    def set_history(self, steps: np.ndarray, shown_step: int, live: bool) -> None:
+    def set_history_records(self, records: Sequence[StepRecord], shown_step: int, live: bool) -> None:
         """Update range and position without emitting (called on every drawn frame)."""
-        self._steps = steps
-        n = len(steps)
+        self._records = records
+        n = len(records)
         self._updating = True
         try:
             if self.slider.maximum() != max(n - 1, 0):
                 self.slider.setRange(0, max(n - 1, 0))
-            idx = n - 1 if live else int(max(np.searchsorted(steps, shown_step, side="right") - 1, 0))
+            idx = n - 1 if live else max(bisect.bisect_right(records, shown_step, key=lambda r: r.step) - 1, 0)
             if self.slider.value() != idx:
                 self.slider.setValue(idx)
             if self.live_button.isChecked() != live:
                 self.live_button.setChecked(live)
         finally:
             self._updating = False
-        last = int(steps[-1]) if n else 0
+        last = records[-1].step if n else 0
         text = f"step {shown_step} of {last}" if not live else f"step {last} (live)"
         if self.label.text() != text:
             self.label.setText(text)
 
     def step_at(self, index: int) -> int:
-        return int(self._steps[index]) if len(self._steps) else 0
+        return self._records[index].step if self._records else 0
 
     def _moved(self, index: int) -> None:
-        if self._updating or not len(self._steps):
+        if self._updating or not self._records:
             return
         if self.live_button.isChecked():
             self.live_button.setChecked(False)

@@ -1,0 +1,199 @@
+"""Command line: `initviz` opens the window; `initviz run` trains headless and writes stats.
+
+Imports Qt only inside the command that opens a window, so `initviz run` works on a machine
+with no display and no Qt at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from initviz import __version__
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    from initviz.engine.config import ACTIVATIONS, DATASETS, DEVICES, INIT_SCHEMES, MODES, NONLINEARITIES, OPTIMIZERS
+
+    g = p.add_argument_group("run configuration (defaults: the config file, else initviz's defaults)")
+    g.add_argument("--config", type=Path, help="a JSON run configuration; flags given here override it")
+    g.add_argument("--init", choices=INIT_SCHEMES, help="weight init scheme")
+    g.add_argument("--std", type=float, help="std of the 'normal' scheme")
+    g.add_argument("--value", type=float, help="value of the 'constant' scheme")
+    g.add_argument("--bound", type=float, help="bound a of the 'uniform' scheme, U(-a, a)")
+    g.add_argument("--gain", type=float, help="gain of xavier_* and orthogonal")
+    g.add_argument("--mode", choices=MODES, help="fan mode of kaiming_*")
+    g.add_argument("--nonlinearity", choices=NONLINEARITIES, help="gain nonlinearity of kaiming_* (auto: the activation)")
+    g.add_argument("--bias-init", type=float, help="constant every bias starts at")
+    g.add_argument("--activation", choices=ACTIVATIONS)
+    g.add_argument("--depth", type=int, help="number of hidden layers (1-200)")
+    g.add_argument("--width", type=int, help="units per hidden layer")
+    g.add_argument("--batchnorm", action=argparse.BooleanOptionalAction, default=None, help="BatchNorm before each activation")
+    g.add_argument("--dropout", type=float, help="dropout probability after each activation")
+    g.add_argument("--optimizer", choices=OPTIMIZERS)
+    g.add_argument("--lr", type=float, help="learning rate")
+    g.add_argument("--momentum", type=float, help="SGD momentum")
+    g.add_argument("--batch-size", type=int)
+    g.add_argument("--dataset", choices=DATASETS)
+    g.add_argument("--seed", type=int)
+    g.add_argument("--device", choices=DEVICES)
+    g.add_argument("--record-every", type=int, help="measure every k-th step (default 1: every step)")
+    g.add_argument("--test-every", type=int, help="test accuracy on steps that are multiples of k")
+
+
+_INIT_FLAGS = ("std", "value", "bound", "gain", "mode", "nonlinearity")
+_RUN_FLAGS = (
+    "activation", "depth", "width", "batchnorm", "dropout", "optimizer", "lr", "momentum",
+    "batch_size", "dataset", "seed", "device", "record_every", "test_every",
+)  # fmt: skip
+
+
+def config_from_args(args: argparse.Namespace):  # -> RunConfig
+    """The run configuration: defaults, then the --config file, then explicit flags."""
+    from initviz.engine.config import RunConfig
+
+    data: dict[str, Any] = {}
+    if args.config is not None:
+        try:
+            text = Path(args.config).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise _UsageError(f"--config: cannot read {args.config}: {exc.strerror or exc}") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise _UsageError(f"--config: {args.config} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        if not isinstance(data, dict):
+            raise _UsageError(f"--config: {args.config} must hold a JSON object of run settings")
+    init = data.get("init", {})
+    init = {"scheme": init} if isinstance(init, str) else dict(init) if isinstance(init, dict) else init
+    if args.init is not None:
+        init["scheme"] = args.init
+    for name in _INIT_FLAGS:
+        if getattr(args, name) is not None:
+            init[name] = getattr(args, name)
+    if init:
+        data["init"] = init
+    if args.bias_init is not None:
+        data["bias_init"] = args.bias_init
+    for name in _RUN_FLAGS:
+        if getattr(args, name) is not None:
+            data[name] = getattr(args, name)
+    return RunConfig.from_dict(data)
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from initviz.engine import ConfigError, Trainer
+    from initviz.engine.diagnosis import diagnose
+    from initviz.engine.report import csv_text, run_dict, write_run
+
+    try:
+        config = config_from_args(args)
+    except (ConfigError, _UsageError) as exc:
+        return _fail(args, str(exc))
+    if args.steps < 0:
+        return _fail(args, f"--steps: {args.steps} is not allowed; expected 0 or more")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        return _fail(args, f"--out: {out} exists and is not a folder")
+
+    t0 = time.perf_counter()
+    trainer = Trainer(config)
+    chunk = max(1, args.steps // 20)
+    show_progress = not args.quiet and sys.stderr.isatty()
+    done = 0
+    while done < args.steps:
+        n = min(chunk, args.steps - done)
+        trainer.step(n)
+        done += n
+        if show_progress:
+            r = trainer.latest
+            print(f"\rstep {done}/{args.steps}  loss {r.loss:.4g}  acc {r.accuracy:.0%}", end="", file=sys.stderr, flush=True)
+    if show_progress and args.steps:
+        print(file=sys.stderr)
+    # A very long run is thinned by the history's memory bound (record 0 and the recent past
+    # stay at full resolution); "steps" says which steps the arrays hold.
+    records = list(trainer.history)
+    obj = run_dict(config, records, trainer.theory, trainer.layer_names)
+    try:
+        paths = write_run(out, obj, csv_text(config, records))
+    except OSError as exc:
+        print(f"initviz run: error: cannot write to {out}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        last = trainer.latest
+        print(f"{config.init.label()} + {config.activation}, depth {config.depth}, width {config.width}: "
+              f"{len(records)} records in {time.perf_counter() - t0:.1f} s; final loss {last.loss:.4g}, "
+              f"batch accuracy {last.accuracy:.0%}")
+        for line in diagnose(last, config):
+            print(f"  - {line}")
+        print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _fail(args: argparse.Namespace, message: str) -> int:
+    print(f"initviz {args.command}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _cmd_app(args: argparse.Namespace) -> int:
+    from initviz.engine import ConfigError
+
+    config = None
+    if any(getattr(args, n, None) is not None for n in ("config", "init", "bias_init", *_INIT_FLAGS, *_RUN_FLAGS)):
+        try:
+            config = config_from_args(args)
+        except (ConfigError, _UsageError) as exc:
+            return _fail(args, str(exc))
+    from initviz.ui.app import run_app
+
+    return run_app(config)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="initviz", description="Watch what weight initialisation does to a deep network.")
+    p.add_argument("--version", action="version", version=f"initviz {__version__}")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="train headless and write stats.json and stats.csv",
+                         description="Train headless and write per-step, per-layer statistics as JSON and CSV.")
+    _add_config_flags(run)
+    run.add_argument("--steps", type=int, default=200, help="training steps (0 = only the record at init); default 200")
+    run.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: out)")
+    run.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    run.set_defaults(func=_cmd_run)
+
+    app = sub.add_parser("app", help="open the window (the default with no command)",
+                         description="Open the initviz window, optionally on a given configuration.")
+    _add_config_flags(app)
+    app.set_defaults(func=_cmd_app)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["app", *(argv or [])])
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

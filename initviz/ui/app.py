@@ -1,0 +1,28 @@
+"""Start the desktop app: window first, then the engine (torch loads in the worker thread)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional, Sequence
+
+from PySide6 import QtCore, QtWidgets
+
+from initviz.engine.config import RunConfig
+
+
+def run_app(config: Optional[RunConfig] = None, argv: Optional[Sequence[str]] = None) -> int:
+    """Show the main window on ``config`` (default: the saturating tanh scenario) and run Qt's loop."""
+    from initviz.ui.main_window import MainWindow
+    from initviz.ui.scenarios import default_config
+    from initviz.ui.theme import apply_theme
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(list(argv) if argv is not None else sys.argv)
+    app.setApplicationName("initviz")
+    app.setOrganizationName("initviz")
+    apply_theme()
+    # A shorter GIL switch interval keeps the GUI thread responsive while the worker trains.
+    sys.setswitchinterval(0.001)
+    window = MainWindow(config if config is not None else default_config())
+    window.show()
+    QtCore.QTimer.singleShot(0, window.start_engine)
+    return app.exec()

@@ -1,0 +1,387 @@
+"""The main window: transport toolbar, experiment dock, diagnosis banner, panels and timeline."""
+
+from __future__ import annotations
+
+import bisect
+import math
+import time
+from typing import Callable, Optional
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from initviz.engine.config import RunConfig
+from initviz.engine.record import StepRecord
+from initviz.ui import theme
+from initviz.ui.controller import Controller, EngineState
+from initviz.ui.help import HelpDialog
+from initviz.ui.panels.activations import ActivationsPanel
+from initviz.ui.panels.banner import DiagnosisBanner
+from initviz.ui.panels.base import Frame, Lane, Panel
+from initviz.ui.panels.depth_profile import DepthProfilePanel
+from initviz.ui.panels.experiment import ExperimentPanel
+from initviz.ui.panels.gradients import GradientsPanel
+from initviz.ui.panels.health import HealthPanel
+from initviz.ui.panels.loss import LossPanel
+from initviz.ui.panels.timeline import Timeline
+
+SPEEDS: tuple[tuple[str, Optional[float]], ...] = (
+    ("1 step/s", 1.0),
+    ("3 steps/s", 3.0),
+    ("10 steps/s", 10.0),
+    ("30 steps/s", 30.0),
+    ("100 steps/s", 100.0),
+    ("max", None),
+)
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    """initviz's window. Draws the newest engine state (or a scrubbed step) at <= 30 Hz."""
+
+    frame_drawn = QtCore.Signal(float)  # seconds the last frame took to draw (benchmarks, tests)
+
+    def __init__(self, config: RunConfig, *, torch_threads: Optional[int] = 1) -> None:
+        super().__init__()
+        self.setWindowTitle("initviz: what weight initialisation does to every layer")
+        self.resize(1600, 1000)
+        self.controller = Controller(config, self, torch_threads=torch_threads)
+        self.controller.state_ready.connect(self.on_state)
+        self.controller.run_failed.connect(self.on_run_failed)
+        self.controller.playing_changed.connect(self._playing_changed)
+        self.state: Optional[EngineState] = None
+        self.cursor_step: Optional[int] = None  # None = live
+        self.shown_record: Optional[StepRecord] = None
+        self._diagnosed: Optional[tuple[int, int]] = None
+        self._drawn_build = -1
+        self.last_frame_seconds = 0.0
+        self.help_dialog: Optional[HelpDialog] = None
+
+        # --- panels ---
+        self.activations = ActivationsPanel()
+        self.gradients = GradientsPanel()
+        self.health = HealthPanel()
+        self.depth_profile = DepthProfilePanel()
+        self.loss = LossPanel()
+        self.panels: list[Panel] = [self.activations, self.gradients, self.health, self.depth_profile, self.loss]
+        self.tabs = QtWidgets.QTabWidget()
+        self.tabs.setDocumentMode(True)
+        for n, p in enumerate(self.panels):
+            self.tabs.addTab(p, p.title.replace("&", "&&"))
+            self.tabs.setTabToolTip(n, QtGui.QTextDocumentFragment.fromHtml(p.help_text).toPlainText() + f"\n(Ctrl+{n + 1})")
+        self.tabs.currentChanged.connect(self._tab_changed)
+
+        self.banner = DiagnosisBanner()
+        self.timeline = Timeline()
+        self.timeline.step_selected.connect(self.scrub_to)
+        self.timeline.live_requested.connect(self.go_live)
+        central = QtWidgets.QWidget()
+        lay = QtWidgets.QVBoxLayout(central)
+        lay.setContentsMargins(4, 4, 4, 2)
+        lay.setSpacing(4)
+        lay.addWidget(self.banner)
+        lay.addWidget(self.tabs, 1)
+        lay.addWidget(self.timeline)
+        self.setCentralWidget(central)
+
+        # --- experiment dock ---
+        self.experiment = ExperimentPanel(config)
+        self.experiment.apply_requested.connect(self.apply_config)
+        scroll = QtWidgets.QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.experiment)
+        scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.experiment_dock = QtWidgets.QDockWidget("Experiment", self)
+        self.experiment_dock.setObjectName("experimentDock")
+        self.experiment_dock.setWidget(scroll)
+        self.experiment_dock.setFeatures(
+            QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, self.experiment_dock)
+        self.resizeDocks([self.experiment_dock], [330], QtCore.Qt.Orientation.Horizontal)
+
+        self._build_actions()
+        self._build_toolbar()
+        self._build_menus()
+        self.statusBar().showMessage("Building the network…")
+        self.banner.show_message("Building the network… (the first start loads PyTorch)")
+
+    # ------------------------------------------------------------------ actions, menus
+    def _action(self, text: str, slot: Callable, shortcut: Optional[str] = None, tip: str = "") -> QtGui.QAction:
+        act = QtGui.QAction(text, self)
+        if shortcut:
+            act.setShortcut(QtGui.QKeySequence(shortcut))
+            act.setShortcutContext(QtCore.Qt.ShortcutContext.WindowShortcut)
+            tip = f"{tip} ({QtGui.QKeySequence(shortcut).toString(QtGui.QKeySequence.SequenceFormat.NativeText)})"
+        act.setToolTip(tip.strip())
+        act.setStatusTip(tip.strip())
+        act.triggered.connect(slot)
+        self.addAction(act)
+        return act
+
+    def _build_actions(self) -> None:
+        self.play_action = self._action("Play", self.toggle_play, "Space", "Play / pause training")
+        self._play_icon = self.style().standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MediaPlay)
+        self._pause_icon = self.style().standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MediaPause)
+        self.play_action.setIcon(self._play_icon)
+        self.step_action = self._action("Step", lambda: self.controller.step(1), "Right", "Train one step")
+        self.step_n_action = self._action("Step N", self.step_n, "Shift+Right", "Train N steps (N in the box)")
+        self.reset_action = self._action(
+            "Reset", self.controller.reset, "Ctrl+R", "Start over with the same seed: the very same initial weights"
+        )
+        self.reseed_action = self._action(
+            "Reseed", self.controller.reseed, "Ctrl+Shift+R", "Start over with the next seed: new initial weights"
+        )
+        self.apply_action = self._action("Apply settings", self.experiment.apply, "Ctrl+Return", "Rebuild the network from the experiment panel")
+        self.live_action = self._action("Follow live", self.go_live, "End", "Timeline: follow training again")
+        self.quit_action = self._action("Quit", self.close, "Ctrl+Q", "Quit initviz")
+        self.help_action = self._action("Help…", self.show_help, "F1", "Formulas, panels and shortcuts")
+        self.about_action = self._action("About initviz", self.show_about)
+        self.pre_action = self._action("Show pre-activations", self._toggle_pre, "Ctrl+P", "Activations: show z instead of φ(z)")
+        self.pre_action.setCheckable(True)
+        self.panel_actions = []
+        for n, p in enumerate(self.panels):
+            act = self._action(p.title, lambda _=False, i=n: self.tabs.setCurrentIndex(i), f"Ctrl+{n + 1}", f"Show the {p.title} panel")
+            self.panel_actions.append(act)
+
+    def _build_toolbar(self) -> None:
+        tb = QtWidgets.QToolBar("Transport")
+        tb.setObjectName("transport")
+        tb.setMovable(False)
+        tb.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        tb.setIconSize(QtCore.QSize(16, 16))
+        font = tb.font()
+        font.setPointSizeF(font.pointSizeF() * 1.1)
+        tb.setFont(font)
+        self.addToolBar(QtCore.Qt.ToolBarArea.TopToolBarArea, tb)
+        tb.addAction(self.play_action)
+        tb.addAction(self.step_action)
+        tb.addSeparator()
+        tb.addAction(self.step_n_action)
+        self.step_n_box = QtWidgets.QSpinBox()
+        self.step_n_box.setObjectName("stepN")
+        self.step_n_box.setRange(1, 1_000_000)
+        self.step_n_box.setValue(100)
+        self.step_n_box.setToolTip("N for Step N (Shift+Right)")
+        tb.addWidget(self.step_n_box)
+        tb.addSeparator()
+        tb.addWidget(QtWidgets.QLabel(" Speed "))
+        self.speed_box = QtWidgets.QComboBox()
+        self.speed_box.setObjectName("speed")
+        for label, sps in SPEEDS:
+            self.speed_box.addItem(label, sps)
+        self.speed_box.setCurrentIndex(len(SPEEDS) - 1)
+        self.speed_box.setToolTip("Playback speed: steps per second, or max = as fast as the engine trains")
+        self.speed_box.currentIndexChanged.connect(lambda _: self.controller.set_speed(self.speed_box.currentData()))
+        tb.addWidget(self.speed_box)
+        tb.addSeparator()
+        tb.addAction(self.reset_action)
+        tb.addAction(self.reseed_action)
+        spacer = QtWidgets.QWidget()
+        spacer.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Preferred)
+        tb.addWidget(spacer)
+        self.step_label = QtWidgets.QLabel("step –")
+        self.step_label.setObjectName("stepCounter")
+        self.step_label.setToolTip("Optimizer steps done so far (step 0 = at initialisation)")
+        bold = self.step_label.font()
+        bold.setBold(True)
+        bold.setPointSizeF(bold.pointSizeF() * 1.15)
+        self.step_label.setFont(bold)
+        self.rate_label = QtWidgets.QLabel("")
+        self.rate_label.setObjectName("stepsPerSecond")
+        self.rate_label.setToolTip("Training speed measured over the last second")
+        self.cost_label = QtWidgets.QLabel("")
+        self.cost_label.setObjectName("probeCost")
+        self.cost_label.setToolTip(
+            "Measured cost of the instrumentation: time spent computing the per-layer statistics\n"
+            "as a share of the time spent training (forward + backward + update), over the last 50 records"
+        )
+        for w in (self.step_label, self.rate_label, self.cost_label):
+            w.setMinimumWidth(90)
+            w.setContentsMargins(10, 0, 10, 0)
+            tb.addWidget(w)
+        for act in (self.play_action, self.step_action, self.step_n_action, self.reset_action, self.reseed_action):
+            button = tb.widgetForAction(act)
+            if button is not None:
+                button.setObjectName(f"button_{act.text().replace(' ', '_').lower()}")
+        self.play_button = tb.widgetForAction(self.play_action)
+        self.play_button.setMinimumWidth(90)
+        self.toolbar = tb
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        file_menu = mb.addMenu("&File")
+        file_menu.addAction(self.quit_action)
+        run = mb.addMenu("&Run")
+        for act in (self.play_action, self.step_action, self.step_n_action):
+            run.addAction(act)
+        run.addSeparator()
+        speed_menu = run.addMenu("Speed")
+        for i, (label, _) in enumerate(SPEEDS):
+            speed_menu.addAction(label, lambda i=i: self.speed_box.setCurrentIndex(i))
+        run.addSeparator()
+        run.addAction(self.reset_action)
+        run.addAction(self.reseed_action)
+        run.addAction(self.apply_action)
+        view = mb.addMenu("&View")
+        for act in self.panel_actions:
+            view.addAction(act)
+        view.addSeparator()
+        view.addAction(self.pre_action)
+        view.addAction(self.live_action)
+        view.addAction(self.experiment_dock.toggleViewAction())
+        help_menu = mb.addMenu("&Help")
+        help_menu.addAction(self.help_action)
+        help_menu.addAction(self.about_action)
+        for menu in (file_menu, run, view, help_menu):
+            menu.setToolTipsVisible(True)
+        self.menus = {"File": file_menu, "Run": run, "View": view, "Help": help_menu}
+
+    # ------------------------------------------------------------------ engine
+    def start_engine(self) -> None:
+        """Start the worker: it imports torch and builds the network off the GUI thread."""
+        self.controller.start()
+
+    def toggle_play(self) -> None:
+        self.controller.toggle_play()
+
+    def step_n(self) -> None:
+        self.controller.step(self.step_n_box.value())
+
+    def apply_config(self, config: RunConfig) -> None:
+        self.banner.show_message("Building the network…")
+        self.go_live()
+        self.controller.apply(config)
+
+    def _playing_changed(self, playing: bool) -> None:
+        self.play_action.setText("Pause" if playing else "Play")
+        self.play_action.setIcon(self._pause_icon if playing else self._play_icon)
+        if playing:
+            self.go_live()
+
+    def on_run_failed(self, message: str) -> None:
+        """The worker died: say so where people look, and how to go on."""
+        self.banner.show_message(f"Training stopped by an error: {message}. Press Reset or Apply to start again.", "bad")
+        self.statusBar().showMessage(f"Error: {message}")
+
+    # ------------------------------------------------------------------ drawing
+    def on_state(self, state: EngineState) -> None:
+        """A new engine state (<= 30 Hz): update counters and redraw the visible panel."""
+        t0 = time.perf_counter()
+        first = self.state is None
+        self.state = state
+        if state.build != self._drawn_build:
+            self._drawn_build = state.build
+            self.cursor_step = None if self.cursor_step is None else min(self.cursor_step, state.latest.step)
+            self.experiment.set_applied(state.config)
+            if first:
+                self.experiment.refresh_formula()
+            self.statusBar().showMessage(self._config_summary(state.config))
+        self.step_label.setText(f"step {state.step_count:,}")
+        self.rate_label.setText(f"{state.steps_per_second:,.0f} steps/s" if state.steps_per_second > 0 else "paused")
+        cost = state.probe_cost
+        self.cost_label.setText(f"measuring: +{100 * cost:.0f}% time" if math.isfinite(cost) else "measuring: –")
+        if state.error:
+            self.statusBar().showMessage(state.error)
+        self._draw()
+        self.last_frame_seconds = time.perf_counter() - t0
+        self.frame_drawn.emit(self.last_frame_seconds)
+
+    def _record_at(self, step: int) -> StepRecord:
+        records = self.state.records
+        i = bisect.bisect_right(records, step, key=lambda r: r.step) - 1
+        return records[max(i, 0)]
+
+    def current_frame(self) -> Optional[Frame]:
+        """The Frame on screen: newest record when live, else the scrubbed one."""
+        state = self.state
+        if state is None:
+            return None
+        record = state.latest if self.cursor_step is None else self._record_at(self.cursor_step)
+        lane = Lane(
+            name="run",
+            record=record,
+            records=state.records,
+            config=state.config,
+            colour=theme.lane_colour(0),
+            theory=state.theory,
+            predicted_weight_std=state.predicted_weight_std,
+        )
+        return Frame(lanes=(lane,), cursor_step=None if self.cursor_step is None else record.step)
+
+    def _draw(self) -> None:
+        frame = self.current_frame()
+        if frame is None:
+            return
+        record = frame.main.record
+        self.shown_record = record
+        self.timeline.set_history_records(frame.main.records, record.step, self.cursor_step is None)
+        key = (self.state.build, record.step)
+        if key != self._diagnosed:
+            self._diagnosed = key
+            self._show_diagnosis(record, frame.main.config, scrubbed=self.cursor_step is not None)
+        panel = self.tabs.currentWidget()
+        if isinstance(panel, Panel):
+            panel.show_frame(frame)
+
+    def _show_diagnosis(self, record: StepRecord, config: RunConfig, scrubbed: bool) -> None:
+        from initviz.engine.diagnosis import diagnose
+
+        try:
+            lines = diagnose(record, config)
+        except Exception as exc:  # noqa: BLE001 - a caption must never take the window down
+            lines = [f"(diagnosis failed: {exc})"]
+        prefix = f"At step {record.step}: " if scrubbed or record.step == 0 else ""
+        if record.step == 0 and not scrubbed:
+            prefix = "At initialisation: "
+        self.banner.show_diagnosis(lines, record.diverged_message(), prefix)
+
+    def redraw(self) -> None:
+        """Redraw the current frame now (view change, tab change, scrub)."""
+        if self.state is not None:
+            self._draw()
+
+    def _tab_changed(self, _: int) -> None:
+        self.redraw()
+
+    def scrub_to(self, step: int) -> None:
+        """Show every panel at recorded ``step`` (leaves live mode)."""
+        self.cursor_step = int(step)
+        self.redraw()
+
+    def go_live(self) -> None:
+        """Follow training again."""
+        if self.cursor_step is not None:
+            self.cursor_step = None
+            self.redraw()
+
+    def _toggle_pre(self, checked: bool) -> None:
+        self.activations.set_kind("pre" if checked else "act")
+
+    def _config_summary(self, c: RunConfig) -> str:
+        extras = (" · BatchNorm" if c.batchnorm else "") + (f" · dropout {c.dropout:g}" if c.dropout else "")
+        return (
+            f"{c.depth} hidden layers × {c.width} units · {c.activation} · init {c.init.label()} · {c.dataset} · "
+            f"{c.optimizer} lr {c.lr:g} · batch {c.batch_size} · seed {c.seed}{extras}"
+        )
+
+    # ------------------------------------------------------------------ help, closing
+    def show_help(self) -> None:
+        if self.help_dialog is None:
+            self.help_dialog = HelpDialog(self)
+        self.help_dialog.show()
+        self.help_dialog.raise_()
+
+    def show_about(self) -> None:
+        from initviz import __version__
+
+        QtWidgets.QMessageBox.about(
+            self,
+            "About initviz",
+            f"<b>initviz {__version__}</b><br>Watch what weight initialisation does to a deep network, layer by layer, live.",
+        )
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt override
+        """Stop the worker (within about a second) before the window goes."""
+        self.controller.shutdown(timeout=1.0)
+        if self.help_dialog is not None:
+            self.help_dialog.close()
+        super().closeEvent(event)
