@@ -28,6 +28,7 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
 
     g = p.add_argument_group("run configuration (defaults: the config file, else initviz's defaults)")
     g.add_argument("--config", type=Path, help="a JSON run configuration; flags given here override it")
+    g.add_argument("--scenario", metavar="ID", help="start from a guided scenario (see: initviz scenarios); flags override it")
     g.add_argument("--init", choices=INIT_SCHEMES, help="weight init scheme")
     g.add_argument("--std", type=float, help="std of the 'normal' scheme")
     g.add_argument("--value", type=float, help="value of the 'constant' scheme")
@@ -64,6 +65,10 @@ def config_from_args(args: argparse.Namespace):  # -> RunConfig
     from initviz.engine.config import RunConfig
 
     data: dict[str, Any] = {}
+    if getattr(args, "scenario", None) is not None:
+        from initviz.engine.scenarios import get_scenario
+
+        data = get_scenario(args.scenario).config.to_dict()
     if args.config is not None:
         try:
             text = Path(args.config).read_text(encoding="utf-8")
@@ -97,12 +102,22 @@ class _UsageError(Exception):
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from initviz.engine import ConfigError, Trainer
-    from initviz.engine.diagnosis import diagnose
-    from initviz.engine.report import csv_text, run_dict, write_run
+    from initviz.engine import ConfigError
+    from initviz.engine.lanes import Lanes, compare_configs, scheme_list
 
     try:
         config = config_from_args(args)
+        configs = [config]
+        if args.scenario is not None and args.compare is None:
+            from initviz.engine.scenarios import get_scenario
+
+            scenario = get_scenario(args.scenario)
+            if scenario.is_comparison:  # the scenario's lanes, with any flags applied to each
+                configs = [config.replace(init=c.init) for c in scenario.lane_configs]
+        if args.compare is not None:
+            if args.init is not None:
+                raise _UsageError("--compare and --init: give the schemes to compare in --compare only")
+            configs = compare_configs(config, scheme_list(args.compare))
     except (ConfigError, _UsageError) as exc:
         return _fail(args, str(exc))
     if args.steps < 0:
@@ -112,36 +127,67 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return _fail(args, f"--out: {out} exists and is not a folder")
 
     t0 = time.perf_counter()
-    trainer = Trainer(config)
+    lanes = Lanes(configs)
     chunk = max(1, args.steps // 20)
     show_progress = not args.quiet and sys.stderr.isatty()
     done = 0
     while done < args.steps:
         n = min(chunk, args.steps - done)
-        trainer.step(n)
+        lanes.step(n)
         done += n
         if show_progress:
-            r = trainer.latest
+            r = lanes.latest[0]
             print(f"\rstep {done}/{args.steps}  loss {r.loss:.4g}  acc {r.accuracy:.0%}", end="", file=sys.stderr, flush=True)
     if show_progress and args.steps:
         print(file=sys.stderr)
-    # A very long run is thinned by the history's memory bound (record 0 and the recent past
-    # stay at full resolution); "steps" says which steps the arrays hold.
-    records = list(trainer.history)
-    obj = run_dict(config, records, trainer.theory, trainer.layer_names)
     try:
-        paths = write_run(out, obj, csv_text(config, records))
+        paths = _write_lanes(out, lanes, single=len(configs) == 1 and args.compare is None)
     except OSError as exc:
         print(f"initviz run: error: cannot write to {out}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     if not args.quiet:
-        last = trainer.latest
-        print(f"{config.init.label()} + {config.activation}, depth {config.depth}, width {config.width}: "
-              f"{len(records)} records in {time.perf_counter() - t0:.1f} s; final loss {last.loss:.4g}, "
-              f"batch accuracy {last.accuracy:.0%}")
-        for line in diagnose(last, config):
-            print(f"  - {line}")
+        from initviz.engine.diagnosis import diagnose
+
+        print(f"{len(lanes.trainers[0].history)} records per lane in {time.perf_counter() - t0:.1f} s")
+        for name, t in zip(lanes.names, lanes.trainers):
+            c, last = t.config, t.latest
+            print(f"{name} + {c.activation}, depth {c.depth}, width {c.width}: final loss {last.loss:.4g}, "
+                  f"batch accuracy {last.accuracy:.0%}")
+            for line in diagnose(last, c):
+                print(f"  - {line}")
         print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _write_lanes(out: Path, lanes, single: bool) -> list[Path]:  # lanes: initviz.engine.lanes.Lanes
+    """stats.json/.csv of a single run, or of every lane ({"lanes": [...]}, CSV with a lane column)."""
+    from initviz.engine.report import csv_text, run_dict, write_run
+
+    # A very long run is thinned by the history's memory bound (record 0 and the recent past
+    # stay at full resolution); "steps" says which steps the arrays hold.
+    objs, csvs = [], []
+    for name, t in zip(lanes.names, lanes.trainers):
+        records = list(t.history)
+        obj = run_dict(t.config, records, t.theory, t.layer_names)
+        if single:
+            return write_run(out, obj, csv_text(t.config, records))
+        objs.append({"name": name, **obj})
+        text = csv_text(t.config, records, lane=name)
+        csvs.append(text if not csvs else text.split("\n", 1)[1])
+    return write_run(out, {"schema": "initviz.compare/1", "lanes": objs}, "".join(csvs))
+
+
+def _cmd_scenarios(args: argparse.Namespace) -> int:
+    from initviz.engine.scenarios import load_scenarios
+
+    scenarios = load_scenarios()
+    width = max(len(s.id) for s in scenarios)
+    for s in scenarios:
+        lanes = f"  [{len(s.lane_configs)} lanes]" if s.is_comparison else ""
+        print(f"{s.id:<{width}}  {s.title}{lanes}")
+        if args.verbose:
+            print(f"{'':<{width}}  {s.explanation}")
+            print(f"{'':<{width}}  Look for: {s.look_for}\n")
     return 0
 
 
@@ -154,7 +200,7 @@ def _cmd_app(args: argparse.Namespace) -> int:
     from initviz.engine import ConfigError
 
     config = None
-    if any(getattr(args, n, None) is not None for n in ("config", "init", "bias_init", *_INIT_FLAGS, *_RUN_FLAGS)):
+    if any(getattr(args, n, None) is not None for n in ("config", "scenario", "init", "bias_init", *_INIT_FLAGS, *_RUN_FLAGS)):
         try:
             config = config_from_args(args)
         except (ConfigError, _UsageError) as exc:
@@ -174,8 +220,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(run)
     run.add_argument("--steps", type=int, default=200, help="training steps (0 = only the record at init); default 200")
     run.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: out)")
+    run.add_argument("--compare", metavar="SCHEMES",
+                     help="train up to 4 init schemes side by side in lockstep, e.g. zeros,normal,xavier_normal,kaiming_normal "
+                          "(other flags are shared); the JSON then holds {\"lanes\": [...]}")
     run.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     run.set_defaults(func=_cmd_run)
+
+    sc = sub.add_parser("scenarios", help="list the guided scenarios",
+                        description="List the guided scenarios (use one with: initviz run --scenario ID).")
+    sc.add_argument("-v", "--verbose", action="store_true", help="also print each explanation and what to look for")
+    sc.set_defaults(func=_cmd_scenarios)
 
     app = sub.add_parser("app", help="open the window (the default with no command)",
                          description="Open the initviz window, optionally on a given configuration.")

@@ -1,0 +1,78 @@
+"""Guided scenarios from the lessons, stored as JSON under resources/scenarios/.
+
+Each file: ``id``, ``order``, ``title``, ``explanation``, ``look_for``, ``config`` (settings that
+differ from RunConfig's defaults) and optionally ``lanes``: a list of init specs, one per lane,
+trained side by side on the shared config.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Mapping, Optional
+
+from initviz.engine.config import ConfigError, RunConfig
+from initviz.engine.lanes import check_lanes
+
+DEFAULT_SCENARIO = "four_classic_inits"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    id: str
+    title: str
+    explanation: str
+    look_for: str
+    config: RunConfig
+    lane_configs: tuple[RunConfig, ...]  # one per lane; (config,) for a single run
+    order: int = 0
+
+    @property
+    def is_comparison(self) -> bool:
+        return len(self.lane_configs) > 1
+
+
+def scenario_from_dict(data: Mapping[str, Any], source: str = "scenario") -> Scenario:
+    """Build and validate a scenario; errors name the file and the field."""
+    try:
+        sid = str(data["id"])
+        base = RunConfig.from_dict(data.get("config", {}))
+        lanes_spec = data.get("lanes")
+        if lanes_spec:
+            lanes = tuple(base.replace(init=dict(spec)) for spec in lanes_spec)
+            check_lanes(lanes)
+        else:
+            lanes = (base,)
+        return Scenario(
+            id=sid,
+            title=str(data["title"]),
+            explanation=str(data["explanation"]),
+            look_for=str(data["look_for"]),
+            config=base,
+            lane_configs=lanes,
+            order=int(data.get("order", 0)),
+        )
+    except KeyError as exc:
+        raise ConfigError(f"{source}: {exc.args[0]}", None, "this key is required") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc.field}", exc.value, exc.allowed) from None
+
+
+def load_scenarios() -> list[Scenario]:
+    """Every shipped scenario, in lesson order."""
+    folder = resources.files("initviz.resources").joinpath("scenarios")
+    out = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".json"):
+            out.append(scenario_from_dict(json.loads(entry.read_text(encoding="utf-8")), entry.name))
+    return sorted(out, key=lambda s: (s.order, s.id))
+
+
+def get_scenario(scenario_id: str, scenarios: Optional[list[Scenario]] = None) -> Scenario:
+    """The scenario with this id; ConfigError listing the ids when there is none."""
+    scenarios = load_scenarios() if scenarios is None else scenarios
+    for s in scenarios:
+        if s.id == scenario_id:
+            return s
+    raise ConfigError("scenario", scenario_id, "choose one of " + ", ".join(s.id for s in scenarios))
