@@ -84,6 +84,23 @@ class LayerProbe:
         self._handles = [
             block.act.register_forward_hook(self._make_hook(i)) for i, block in enumerate(model.blocks)
         ]
+        self._buffers: dict[str, torch.Tensor] = {}
+
+    def buffer(self, name: str, like: torch.Tensor, dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+        """A scratch tensor reused across steps: fresh multi-MB allocations page-fault every step."""
+        dtype = like.dtype if dtype is None else dtype
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape != like.shape or buf.dtype != dtype or buf.device != like.device:
+            buf = torch.empty(like.shape, dtype=dtype, device=like.device)
+            self._buffers[name] = buf
+        return buf
+
+    def stacked(self, name: str, tensors: list[Optional[torch.Tensor]]) -> torch.Tensor:
+        """The captured per-layer tensors stacked to (L, B, W) into a reused buffer."""
+        first = tensors[0]
+        assert first is not None
+        like = first.new_empty((len(tensors), *first.shape))
+        return torch.stack(tensors, out=self.buffer(name, like))  # type: ignore[arg-type]
 
     def _make_hook(self, i: int):
         def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
@@ -120,33 +137,44 @@ def _nan_column(x: torch.Tensor, idx: torch.Tensor, b: int) -> torch.Tensor:
     return torch.where(torch.isnan(x), torch.full_like(idx, b + 2), idx)
 
 
-def histogram_rows(x: torch.Tensor, spec: HistSpec, has_nan: bool = True) -> torch.Tensor:
+def histogram_rows(
+    x: torch.Tensor, spec: HistSpec, has_nan: bool = True, probe: Optional["LayerProbe"] = None
+) -> torch.Tensor:
     """Row-wise histograms of x (L, N) -> (L, bins + 3) counts with fixed, half-open bins.
 
     Columns: 0 = under (-inf included), 1..bins = the bins, bins + 1 = over (+inf included),
     bins + 2 = NaN. Pass has_nan=False when x is known to hold no NaN (skips a pass).
-    One bincount counts every row.
+    One bincount counts every row. With a probe, scratch space is reused between calls.
     """
     L, b = x.shape[0], spec.bins
+
+    def scratch(name: str, dtype: torch.dtype) -> torch.Tensor:
+        if probe is None:
+            return torch.empty(x.shape, dtype=dtype, device=x.device)
+        return probe.buffer(name, x, dtype)
+
+    idx = scratch("hist_idx", torch.int32)
     if spec.log10_abs:
         # float32 exponent field: |x| in [2^(e-127), 2^(e-126)); 0 and denormals have e = 0.
-        e = (x.contiguous().view(torch.int32) >> 23).bitwise_and_(0xFF)
+        torch.bitwise_right_shift(x.contiguous().view(torch.int32), 23, out=idx)
         lo_e = GRAD_EXP_LO + 127
-        idx = e.clamp_(lo_e - 1, lo_e + b).sub_(lo_e - 1)  # under -> 0, over -> b + 1
+        idx.bitwise_and_(0xFF).clamp_(lo_e - 1, lo_e + b).sub_(lo_e - 1)  # under -> 0, over -> b + 1
         if has_nan:
             idx = _nan_column(x, idx, b)
     else:
         scale = b / (spec.hi - spec.lo)
-        shifted = torch.add(torch.tensor(1.0 - spec.lo * scale, device=x.device), x, alpha=scale)
-        idx = shifted.clamp_(0.0, b + 1.0).nan_to_num_(nan=b + 2.0).to(torch.int32)
-    idx = idx.add_(_row_offsets(L, b + 3, x.device))
+        shifted = scratch("hist_f", torch.float32)
+        torch.add(torch.tensor(1.0 - spec.lo * scale, device=x.device), x, alpha=scale, out=shifted)
+        shifted.clamp_(0.0, b + 1.0).nan_to_num_(nan=b + 2.0)
+        idx.copy_(shifted)  # float -> int32 truncates; every value is >= 0 here
+    idx.add_(_row_offsets(L, b + 3, x.device))
     return torch.bincount(idx.view(-1), minlength=L * (b + 3)).view(L, b + 3)
 
 
-def _mean_std(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _mean_std(x: torch.Tensor, scratch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Row mean and population std, two-pass (exact for constant rows), without Welford's cost."""
     mean = x.mean(1, keepdim=True)
-    std = torch.linalg.vector_norm(x - mean, dim=1) / math.sqrt(x.shape[1])
+    std = torch.linalg.vector_norm(torch.sub(x, mean, out=scratch), dim=1) / math.sqrt(x.shape[1])
     return mean.squeeze(1), std
 
 
@@ -164,20 +192,21 @@ def measure_layers(
 ) -> list[torch.Tensor]:
     """Per-layer statistics as a list of device tensors (packed and moved to host by the caller)."""
     with torch.no_grad():
-        pre = torch.stack(probe.pre)  # (L, B, W)
-        post = torch.stack(probe.post)  # (L, B, W)
+        pre = probe.stacked("pre", probe.pre)  # (L, B, W)
+        post = probe.stacked("post", probe.post)  # (L, B, W)
         L, _, W = pre.shape
         post2 = post.view(L, -1)
         pre2 = pre.view(L, -1)
 
-        act_mean, act_std = _mean_std(post2)
-        pre_mean, pre_std = _mean_std(pre2)
+        scratch = probe.buffer("hist_f", post2, torch.float32)
+        act_mean, act_std = _mean_std(post2, scratch)
+        pre_mean, pre_std = _mean_std(pre2, scratch)
         post_bad = _count_nonfinite(post2, act_mean)
         pre_bad = _count_nonfinite(pre2, pre_mean)
         nonfinite = post_bad + pre_bad
 
-        act_h = histogram_rows(post2, specs[0], has_nan=bool(post_bad.any()))
-        pre_h = histogram_rows(pre2, specs[1], has_nan=bool(pre_bad.any()))
+        act_h = histogram_rows(post2, specs[0], has_nan=bool(post_bad.any()), probe=probe)
+        pre_h = histogram_rows(pre2, specs[1], has_nan=bool(pre_bad.any()), probe=probe)
         b = specs[0].bins
         if activation in BOUNDED:  # exactly ±1 (tanh) or 0/1 (sigmoid) belong to the edge bins
             act_h[:, b] += act_h[:, b + 1]
@@ -196,7 +225,7 @@ def measure_layers(
         if activation in RELU_FAMILY:
             dead = (pre.amax(1) <= 0).sum(1) / W
         else:
-            dead = (post.abs().amax(1) == 0).sum(1) / W
+            dead = (torch.abs(post, out=scratch.view_as(post)).amax(1) == 0).sum(1) / W
 
         # Symmetry: variance of the across-unit mean over the batch / total variance. In float64:
         # exploding activations (std ~1e20) would overflow float32 when squared.
@@ -206,10 +235,10 @@ def measure_layers(
         symmetry = torch.where(torch.isfinite(total), symmetry, torch.full_like(total, float("nan")))
 
         if all(g is not None for g in probe.grad):
-            grad = torch.stack(probe.grad).view(L, -1)  # type: ignore[arg-type]
+            grad = probe.stacked("grad", probe.grad).view(L, -1)
             grad_out_norm = _norms_rows(grad)
             grad_nonfinite = _count_nonfinite(grad, grad_out_norm)
-            grad_h = histogram_rows(grad, specs[2], has_nan=bool(grad_nonfinite.any()))
+            grad_h = histogram_rows(grad, specs[2], has_nan=bool(grad_nonfinite.any()), probe=probe)
         else:  # no backward pass reached the layers
             grad_out_norm = torch.zeros(L, device=post.device)
             grad_nonfinite = torch.zeros(L, device=post.device)
