@@ -79,6 +79,7 @@ class Trainer:
         self.probe.enabled = record
         self.probe.clear()
         self.optimizer.zero_grad(set_to_none=False)
+        self._rng_pending = self._rng_state  # what a saved run needs to redo this pass
         if self.config.dropout > 0:  # dropout masks from this run's own RNG stream
             with torch.random.fork_rng(devices=[]):
                 torch.set_rng_state(self._rng_state)
@@ -108,6 +109,12 @@ class Trainer:
         before = [w.detach().clone() for w in weights]
         self.optimizer.step()
         return norms(torch._foreach_sub(before, [w.detach() for w in weights]))
+
+    def rewind_pending_batch(self) -> None:
+        """Redo the last forward/backward (unrecorded): restores pending gradients after a load."""
+        self.batches._pos -= self.batches.batch_size
+        self._rng_state = self._rng_pending
+        self._forward_backward(record=False)
 
     def step(self, n: int = 1) -> list[StepRecord]:
         """Train n steps; return the records made on the way (one per step by default)."""
