@@ -114,7 +114,8 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     if magic != b"PK\x03\x04":
         raise RunFileError(f"{path.name} is not a saved initviz run (not a zip archive)")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        # our own handle: np.load leaks its file when the zip turns out truncated
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
     except FileNotFoundError:
         raise RunFileError(f"{path} does not exist") from None
