@@ -72,6 +72,24 @@ def measure(depth: int, width: int, batch: int, steps: int, warmup: int = 10) ->
             "stats_ms": statistics.median(stats_share) * 1e3}
 
 
+def measure_lanes(depth: int, width: int, steps: int, warmup: int = 5) -> list[tuple[int, float]]:
+    """Median seconds per lockstep step for 1..4 lanes (interleaved), stats every step."""
+    from initviz.engine.lanes import Lanes, compare_configs
+
+    base = RunConfig(depth=depth, width=width, activation="tanh", lr=0.01)
+    schemes = ["xavier_normal", "kaiming_normal", "normal", "orthogonal"]
+    runs = {n: Lanes(compare_configs(base, schemes[:n])) for n in range(1, 5)}
+    times: dict[int, list[float]] = {n: [] for n in runs}
+    for i in range(warmup + steps):
+        order = list(runs) if i % 2 == 0 else list(reversed(list(runs)))
+        for n in order:
+            t0 = time.perf_counter()
+            runs[n].step(1)
+            if i >= warmup:
+                times[n].append(time.perf_counter() - t0)
+    return [(n, statistics.median(times[n])) for n in runs]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=200)
@@ -87,6 +105,12 @@ def main() -> None:
         verdict = "met" if r["ratio"] <= target else "NOT met"
         print(f"{depth:>5} {width:>5} {batch:>5} {r['bare_ms']:>8.2f} {r['instrumented_ms']:>9.2f} "
               f"{r['stats_ms']:>9.2f} {r['ratio']:>6.3f} {r['pair_ratio']:>6.3f} {target:>6.2f}x  {verdict}")
+    print(f"\nlanes in lockstep (depth 20, width 128, stats every step), {args.steps // 2} interleaved steps:")
+    print(f"{'lanes':>5} {'ms/step':>8} {'per lane':>9} {'vs 1 lane':>10}")
+    results = measure_lanes(20, 128, max(20, args.steps // 2))
+    one = results[0][1]
+    for n, sec in results:
+        print(f"{n:>5} {sec * 1e3:>8.2f} {sec * 1e3 / n:>9.2f} {sec / one:>9.2f}x")
 
 
 if __name__ == "__main__":
