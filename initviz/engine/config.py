@@ -65,7 +65,7 @@ def _number(
     if isinstance(value, bool) or not ok_type:
         kind = "a whole number" if integer else "a number"
         raise ConfigError(name, value, f"expected {kind} from {lo:g} to {hi:g}")
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(name, value, f"expected a finite number from {lo:g} to {hi:g}")
     if (value <= lo if lo_open else value < lo) or value > hi:
         lower = f"above {lo:g}" if lo_open else f"from {lo:g}"
@@ -129,7 +129,9 @@ class RunConfig:
     test_every: int = 25  # test accuracy on recorded steps that are a multiple of this
 
     def __post_init__(self) -> None:
-        if isinstance(self.init, Mapping):  # allow RunConfig(init={"scheme": ...})
+        if isinstance(self.init, str):  # allow RunConfig(init="zeros")
+            object.__setattr__(self, "init", InitSpec(scheme=self.init))
+        elif isinstance(self.init, Mapping):  # allow RunConfig(init={"scheme": ...})
             object.__setattr__(self, "init", InitSpec(**self.init))
 
     def validate(self) -> "RunConfig":
@@ -203,7 +205,9 @@ class RunConfig:
     def replace(self, **changes: Any) -> "RunConfig":
         """A validated copy with some fields changed (init may be given as a dict of changes)."""
         init = changes.pop("init", None)
-        if isinstance(init, Mapping):
+        if isinstance(init, str):
+            changes["init"] = dataclasses.replace(self.init, scheme=init)
+        elif isinstance(init, Mapping):
             changes["init"] = dataclasses.replace(self.init, **init)
         elif init is not None:
             changes["init"] = init

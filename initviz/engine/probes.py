@@ -171,11 +171,31 @@ def histogram_rows(
     return torch.bincount(idx.view(-1), minlength=L * (b + 3)).view(L, b + 3)
 
 
-def _mean_std(x: torch.Tensor, scratch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Row mean and population std, two-pass (exact for constant rows), without Welford's cost."""
-    mean = x.mean(1, keepdim=True)
-    std = torch.linalg.vector_norm(torch.sub(x, mean, out=scratch), dim=1) / math.sqrt(x.shape[1])
-    return mean.squeeze(1), std
+EPS32 = float(torch.finfo(torch.float32).eps)
+ROUNDING = 16 * EPS32  # deviations below this share of |mean| are float32 rounding, not spread
+
+
+def _moments(x: torch.Tensor, scratch: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Per layer of x (L, B, W): mean, std, and the std's two parts (float64, each (L,)).
+
+    Law of total variance over (example b, unit u): Var = E_b[Var_u h] + Var_b(E_u h), i.e.
+    ``within`` (units differ) + ``between`` (the common signal). One centred pass, no Welford.
+    Row means of identical values are off by an ulp in float32, so squared deviations below
+    the rounding floor count as 0: a constant layer has std 0, identical units symmetry 1.
+    """
+    L, B, W = x.shape
+    row_mean = x.mean(2)  # (L, B)
+    centred = torch.sub(x, row_mean.unsqueeze(2), out=scratch.view_as(x))
+    within = torch.linalg.vector_norm(centred, dim=(1, 2))
+    if bool(torch.isinf(within).any()):  # finite values whose squares overflow float32
+        within = torch.linalg.vector_norm(centred, dim=(1, 2), dtype=torch.float64)
+    within = within.double().square() / (B * W)
+    rm = row_mean.double()
+    floor = (ROUNDING * rm.abs()).square().mean(1)
+    within = torch.where(within <= floor, torch.zeros_like(within), within)
+    between = rm.var(1, correction=0)
+    between = torch.where(between <= floor, torch.zeros_like(between), between)
+    return rm.mean(1), (within + between).sqrt(), within, between
 
 
 def _count_nonfinite(x: torch.Tensor, row_sum: torch.Tensor) -> torch.Tensor:
@@ -199,8 +219,8 @@ def measure_layers(
         pre2 = pre.view(L, -1)
 
         scratch = probe.buffer("hist_f", post2, torch.float32)
-        act_mean, act_std = _mean_std(post2, scratch)
-        pre_mean, pre_std = _mean_std(pre2, scratch)
+        act_mean, act_std, within, between = _moments(post, scratch)
+        pre_mean, pre_std, _, _ = _moments(pre, scratch)
         post_bad = _count_nonfinite(post2, act_mean)
         pre_bad = _count_nonfinite(pre2, pre_mean)
         nonfinite = post_bad + pre_bad
@@ -227,11 +247,9 @@ def measure_layers(
         else:
             dead = (torch.abs(post, out=scratch.view_as(post)).amax(1) == 0).sum(1) / W
 
-        # Symmetry: variance of the across-unit mean over the batch / total variance. In float64:
-        # exploding activations (std ~1e20) would overflow float32 when squared.
-        between = post.mean(2).double().var(1, correction=0)  # (L,)
-        total = act_std.double().square()
-        symmetry = torch.where(total > 0, (between / total).clamp(0.0, 1.0), torch.ones_like(total))
+        # Symmetry: the share of the variance common to all units; 1 for a constant layer.
+        total = within + between
+        symmetry = torch.where(total > 0, between / total, torch.ones_like(total))
         symmetry = torch.where(torch.isfinite(total), symmetry, torch.full_like(total, float("nan")))
 
         if all(g is not None for g in probe.grad):
@@ -277,20 +295,34 @@ def norms(tensors: list[torch.Tensor]) -> torch.Tensor:
     return n
 
 
-def weight_stats(model: MLP, update_norms: Optional[torch.Tensor]) -> list[torch.Tensor]:
-    """Weight-gradient norm, weight std, update:data and grad:data ratios of each hidden layer."""
+def weight_stats(
+    probe: LayerProbe, model: MLP, update: Optional[tuple[torch.Tensor, torch.Tensor]]
+) -> list[torch.Tensor]:
+    """Weight-gradient norm, weight std, update:data and grad:data ratios of each hidden layer.
+
+    ``update`` is (||W_after - W_before||, ||W_before||) of this step's update, or None (record 0).
+    """
     with torch.no_grad():
         weights = model.hidden_weights()
         grads = [w.grad if w.grad is not None else torch.zeros_like(w) for w in weights]
         grad_norm = norms(grads).double()
         w_norm = norms(weights).double()
-        # std from sum and sum of squares (float64 combine): Welford per matrix costs 20x more
+        # two-pass std (sum of squares minus squared mean cancels for a constant matrix),
+        # centred into scratch buffers reused across steps
+        means = torch.stack([w.mean() for w in weights])
+        centred = [probe.buffer(f"w{i}", w) for i, w in enumerate(weights)]
+        torch._foreach_copy_(centred, weights)
+        torch._foreach_sub_(centred, means.tolist())
         n = torch.tensor([w.numel() for w in weights], dtype=torch.float64, device=w_norm.device)
-        mean = torch.stack([w.sum() for w in weights]).double() / n
-        weight_std = (w_norm.square() / n - mean.square()).clamp_(min=0.0).sqrt()
-        update = torch.zeros_like(w_norm) if update_norms is None else update_norms.double()
-        # x / 0 is inf (a zero matrix that moves), 0 / 0 is defined as 0 (nothing moves).
-        update_ratio = torch.where(update == 0, torch.zeros_like(update), update / w_norm)
+        weight_std = norms(centred).double() / n.sqrt()
+        weight_std = torch.where(weight_std <= ROUNDING * means.double().abs(), torch.zeros_like(weight_std), weight_std)
+        if update is None:
+            update_ratio = torch.zeros_like(w_norm)
+        else:
+            # relative to the weights the update was applied to: x / 0 = inf (a zero matrix
+            # that moves), 0 / 0 = 0 (nothing moved)
+            change, before = update[0].double(), update[1].double()
+            update_ratio = torch.where(change == 0, torch.zeros_like(change), change / before)
         grad_data_ratio = torch.where(grad_norm == 0, torch.zeros_like(grad_norm), grad_norm / w_norm)
     return [grad_norm, weight_std, update_ratio, grad_data_ratio]
 

@@ -27,8 +27,8 @@ LAYER_FIELDS = (
     "grad_out_norm",  # L2 norm of dLoss/d(post-activation)
     "grad_nonfinite",  # count of non-finite values in that gradient
     "grad_norm",  # L2 norm of the weight gradient
-    "weight_std",  # std of the weight matrix (before this step's update)
-    "update_ratio",  # ||dW|| / ||W|| of this step's optimizer update
+    "weight_std",  # std of the weight matrix the record's activations come from
+    "update_ratio",  # ||dW|| / ||W before|| of the update that led to this record
     "grad_data_ratio",  # ||grad W|| / ||W||
 )
 
@@ -152,7 +152,9 @@ class History:
         self._records = [self._records[0], *older[1::2], *self._records[half:]]
 
     def clear(self) -> None:
+        """Empty, and forget the capacity: the next network may have a different record size."""
         self._records.clear()
+        self.capacity = None
 
     def __len__(self) -> int:
         return len(self._records)

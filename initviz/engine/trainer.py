@@ -93,22 +93,23 @@ class Trainer:
         self._loss = loss.detach()
         self._correct = (logits.detach().argmax(1) == y).float().mean()
 
-    def _update(self, record: bool) -> Optional[torch.Tensor]:
-        """Apply the optimizer step; when recording, return each hidden weight's update norm."""
+    def _update(self, record: bool) -> Optional[tuple[torch.Tensor, torch.Tensor]]:
+        """Apply the optimizer step; when recording, return (||dW||, ||W before||) per hidden layer."""
         weights = self.model.hidden_weights()
         if not record:
             self.optimizer.step()
             return None
+        before = norms(weights)
         if isinstance(self.optimizer, torch.optim.SGD):
             self.optimizer.step()
             bufs = [self.optimizer.state[w].get("momentum_buffer") for w in weights]
             if all(b is not None for b in bufs):
                 # SGD moves each weight by exactly lr * momentum_buffer: no copy needed.
-                return norms(bufs) * self.config.lr
-            return norms([w.grad for w in weights]) * self.config.lr
-        before = [w.detach().clone() for w in weights]
+                return norms(bufs) * self.config.lr, before
+            return norms([w.grad for w in weights]) * self.config.lr, before
+        snapshot = [w.detach().clone() for w in weights]
         self.optimizer.step()
-        return norms(torch._foreach_sub(before, [w.detach() for w in weights]))
+        return norms(torch._foreach_sub(snapshot, [w.detach() for w in weights])), before
 
     def rewind_pending_batch(self) -> None:
         """Redo the last forward/backward (unrecorded): restores pending gradients after a load."""
@@ -163,11 +164,11 @@ class Trainer:
             return float((logits.argmax(1) == self.data.y_test).float().mean())
 
     # --- measuring --------------------------------------------------------------------
-    def _emit(self, update_norms: Optional[torch.Tensor], train_seconds: float) -> StepRecord:
+    def _emit(self, update_norms: Optional[tuple[torch.Tensor, torch.Tensor]], train_seconds: float) -> StepRecord:
         t0 = time.perf_counter()
         cfg = self.config
         tensors = measure_layers(self.probe, cfg.activation, self.specs)
-        tensors += weight_stats(self.model, update_norms)
+        tensors += weight_stats(self.probe, self.model, update_norms)
         tensors += [self._loss.reshape(1), self._correct.reshape(1)]
         flat, shapes = pack(tensors)  # the one device -> host transfer of this step
         (

@@ -177,6 +177,23 @@ def value_hist(values: np.ndarray, lo: float, hi: float, bins: int, closed_top: 
     return counts, under, over
 
 
+def assert_same_record(a, b) -> None:
+    """Bit-identical StepRecords: arrays with np.array_equal (NaN == NaN), other fields with ==
+    (timings excepted)."""
+    import dataclasses
+
+    for f in dataclasses.fields(a):
+        if f.name in ("train_seconds", "stats_seconds"):
+            continue
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, np.ndarray):
+            assert x.dtype == y.dtype and np.array_equal(x, y, equal_nan=True), f.name
+        elif isinstance(x, float) and math.isnan(x):
+            assert isinstance(y, float) and math.isnan(y), f.name
+        else:
+            assert x == y, f.name
+
+
 def relative_error(a: float, b: float) -> float:
     if a == b:
         return 0.0
