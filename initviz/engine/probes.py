@@ -95,6 +95,14 @@ class LayerProbe:
             self._buffers[name] = buf
         return buf
 
+    def numels(self, weights: list[torch.Tensor]) -> torch.Tensor:
+        """(L,) float64 element counts of the hidden weight matrices (cached)."""
+        n = self._buffers.get("numels")
+        if n is None or len(n) != len(weights):
+            n = torch.tensor([w.numel() for w in weights], dtype=torch.float64, device=weights[0].device)
+            self._buffers["numels"] = n
+        return n
+
     def stacked(self, name: str, tensors: list[Optional[torch.Tensor]]) -> torch.Tensor:
         """The captured per-layer tensors stacked to (L, B, W) into a reused buffer."""
         first = tensors[0]
@@ -307,15 +315,18 @@ def weight_stats(
         grads = [w.grad if w.grad is not None else torch.zeros_like(w) for w in weights]
         grad_norm = norms(grads).double()
         w_norm = norms(weights).double()
-        # two-pass std (sum of squares minus squared mean cancels for a constant matrix),
-        # centred into scratch buffers reused across steps
-        means = torch.stack([w.mean() for w in weights])
-        centred = [probe.buffer(f"w{i}", w) for i, w in enumerate(weights)]
-        torch._foreach_copy_(centred, weights)
-        torch._foreach_sub_(centred, means.tolist())
-        n = torch.tensor([w.numel() for w in weights], dtype=torch.float64, device=w_norm.device)
-        weight_std = norms(centred).double() / n.sqrt()
-        weight_std = torch.where(weight_std <= ROUNDING * means.double().abs(), torch.zeros_like(weight_std), weight_std)
+        # Var = E[w^2] - E[w]^2 from the norm already computed; where that would cancel
+        # (|mean| >> std, e.g. a constant init) recompute those layers two-pass.
+        means = torch.stack([w.mean() for w in weights]).double()
+        n = probe.numels(weights)
+        var = (w_norm.square() / n - means.square()).clamp_(min=0.0)
+        weight_std = var.sqrt()
+        risky = (var < 1e-3 * means.square()).tolist()
+        if any(risky):
+            for i in (i for i, r in enumerate(risky) if r):
+                w = weights[i]
+                sd = torch.linalg.vector_norm(w - w.mean()).double() / math.sqrt(w.numel())
+                weight_std[i] = 0.0 if sd <= ROUNDING * abs(float(means[i])) else sd
         if update is None:
             update_ratio = torch.zeros_like(w_norm)
         else:
@@ -330,7 +341,7 @@ def weight_stats(
 def pack(tensors: list[torch.Tensor]) -> tuple[np.ndarray, list[tuple[int, ...]]]:
     """One device->host transfer for a list of tensors: a float64 vector and the shapes."""
     shapes = [tuple(t.shape) for t in tensors]
-    flat = torch.cat([t.detach().reshape(-1).to(torch.float64) for t in tensors])
+    flat = torch.cat([t.detach().reshape(-1) for t in tensors]).to(torch.float64)  # cat promotes dtypes
     return flat.cpu().numpy(), shapes
 
 
