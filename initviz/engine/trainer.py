@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from typing import Iterator, Optional
 
 import numpy as np
@@ -163,6 +164,39 @@ class Trainer:
                 self.model.train()
             return float((logits.argmax(1) == self.data.y_test).float().mean())
 
+    def decision_grid(self, resolution: int = 40, margin: float = 0.25) -> Optional["DecisionGrid"]:
+        """The predicted class over a grid covering the 2-D training inputs (None for other data).
+
+        Cost: one forward pass of resolution^2 points with BatchNorm/dropout in eval mode; the
+        GUI asks a few times a second at most.
+        """
+        if self.data.info.n_features != 2:
+            return None
+        with torch.no_grad():
+            x = self.data.x_train
+            lo = x.min(0).values - margin
+            hi = x.max(0).values + margin
+            gx = torch.linspace(float(lo[0]), float(hi[0]), resolution, device=x.device)
+            gy = torch.linspace(float(lo[1]), float(hi[1]), resolution, device=x.device)
+            yy, xx = torch.meshgrid(gy, gx, indexing="ij")
+            pts = torch.stack([xx.reshape(-1), yy.reshape(-1)], 1)
+            self.model.eval()
+            try:
+                probs = torch.softmax(self.model(pts), dim=1)
+            finally:
+                self.model.train()
+            conf, cls = probs.max(1)
+            return DecisionGrid(
+                x_range=(float(lo[0]), float(hi[0])),
+                y_range=(float(lo[1]), float(hi[1])),
+                classes=freeze(cls.reshape(resolution, resolution).cpu().numpy()),
+                confidence=freeze(torch.nan_to_num(conf, nan=0.0).reshape(resolution, resolution).cpu().numpy()),
+                points=freeze(x.cpu().numpy()),
+                labels=freeze(self.data.y_train.cpu().numpy()),
+                n_classes=self.data.info.n_classes,
+                step=self.step_count,
+            )
+
     # --- measuring --------------------------------------------------------------------
     def _emit(self, update_norms: Optional[tuple[torch.Tensor, torch.Tensor]], train_seconds: float) -> StepRecord:
         t0 = time.perf_counter()
@@ -229,6 +263,20 @@ class Trainer:
         )
         self.history.append(rec)
         return rec
+
+
+@dataclass(frozen=True)
+class DecisionGrid:
+    """Predicted class on a grid over the 2-D inputs; rows are y, columns x (row-major)."""
+
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+    classes: np.ndarray  # (res, res) int: argmax class
+    confidence: np.ndarray  # (res, res) float: its probability (0 where the output is NaN)
+    points: np.ndarray  # (N, 2) standardised training inputs
+    labels: np.ndarray  # (N,) their classes
+    n_classes: int
+    step: int
 
 
 def _first_nonfinite(

@@ -190,3 +190,15 @@ def test_failed_save_leaves_no_file(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         save_run(tmp_path / "no such folder" / "run", t)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_decision_grid_predicts_the_training_points_it_fits() -> None:
+    t = Trainer(RunConfig(depth=3, width=32, dataset="blobs", lr=0.05))
+    t.step(150)
+    grid = t.decision_grid(resolution=30)
+    assert grid is not None and grid.classes.shape == (30, 30) and grid.n_classes == 4
+    # look up each training point's grid cell: the grid's class agrees with the label mostly
+    xi = np.clip(((grid.points[:, 0] - grid.x_range[0]) / (grid.x_range[1] - grid.x_range[0]) * 29).round().astype(int), 0, 29)
+    yi = np.clip(((grid.points[:, 1] - grid.y_range[0]) / (grid.y_range[1] - grid.y_range[0]) * 29).round().astype(int), 0, 29)
+    assert (grid.classes[yi, xi] == grid.labels).mean() > 0.8
+    assert Trainer(RunConfig(dataset="digits", depth=2, width=8)).decision_grid() is None
