@@ -8,6 +8,7 @@ Files are written to a temporary name and renamed, so a failed write never leave
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -15,7 +16,7 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import IO, Any, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -117,13 +118,18 @@ def _fmt(x: float) -> str:
     return repr(v) if math.isfinite(v) else ("inf" if v > 0 else "-inf")
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write text to path through a temporary file in the same folder and a rename."""
+@contextlib.contextmanager
+def atomic_open(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
+    """Open a temporary file beside path; on success rename it onto path, on failure delete it.
+
+    So a failed or interrupted write never leaves a half-written file under the final name.
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        kwargs = {"encoding": "utf-8", "newline": ""} if "b" not in mode else {}
+        with os.fdopen(fd, mode, **kwargs) as f:
+            yield f
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
         os.replace(tmp, path)
     except BaseException:
@@ -132,6 +138,12 @@ def atomic_write(path: Path, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write text to path through a temporary file in the same folder and a rename."""
+    with atomic_open(path, "w") as f:
+        f.write(text)
 
 
 def _umask() -> int:

@@ -12,8 +12,6 @@ sentence for a person; nothing is built until the whole file has been read and c
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, Union
@@ -25,6 +23,7 @@ from initviz import __version__
 from initviz.engine.config import ConfigError, RunConfig
 from initviz.engine.lanes import Lanes
 from initviz.engine.record import LAYER_FIELDS, StepRecord, freeze
+from initviz.engine.report import atomic_open
 from initviz.engine.trainer import Trainer
 
 FORMAT = "initviz.saved"
@@ -87,20 +86,8 @@ def save_run(path: Union[str, Path], run: Union[Lanes, Trainer]) -> Path:
     arrays: dict[str, np.ndarray] = {"header": np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)}
     for i, t in enumerate(trainers):
         arrays.update(_lane_arrays(f"lane{i}/", t))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_open(path, "wb") as f:
+        np.savez_compressed(f, **arrays)
     return path
 
 
