@@ -101,23 +101,31 @@ class _UsageError(Exception):
     pass
 
 
+def run_configs(args: argparse.Namespace) -> list:  # -> list[RunConfig], one per lane
+    """The lanes of a run/export: one config, a scenario's lanes, or --compare's schemes."""
+    from initviz.engine.lanes import compare_configs, scheme_list
+
+    config = config_from_args(args)
+    configs = [config]
+    if args.scenario is not None and args.compare is None:
+        from initviz.engine.scenarios import get_scenario
+
+        scenario = get_scenario(args.scenario)
+        if scenario.is_comparison:  # the scenario's lanes, with any flags applied to each
+            configs = [config.replace(init=c.init) for c in scenario.lane_configs]
+    if args.compare is not None:
+        if args.init is not None:
+            raise _UsageError("--compare and --init: give the schemes to compare in --compare only")
+        configs = compare_configs(config, scheme_list(args.compare))
+    return configs
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from initviz.engine import ConfigError
-    from initviz.engine.lanes import Lanes, compare_configs, scheme_list
+    from initviz.engine.lanes import Lanes
 
     try:
-        config = config_from_args(args)
-        configs = [config]
-        if args.scenario is not None and args.compare is None:
-            from initviz.engine.scenarios import get_scenario
-
-            scenario = get_scenario(args.scenario)
-            if scenario.is_comparison:  # the scenario's lanes, with any flags applied to each
-                configs = [config.replace(init=c.init) for c in scenario.lane_configs]
-        if args.compare is not None:
-            if args.init is not None:
-                raise _UsageError("--compare and --init: give the schemes to compare in --compare only")
-            configs = compare_configs(config, scheme_list(args.compare))
+        configs = run_configs(args)
     except (ConfigError, _UsageError) as exc:
         return _fail(args, str(exc))
     if args.steps < 0:
@@ -161,20 +169,52 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _write_lanes(out: Path, lanes, single: bool) -> list[Path]:  # lanes: initviz.engine.lanes.Lanes
     """stats.json/.csv of a single run, or of every lane ({"lanes": [...]}, CSV with a lane column)."""
-    from initviz.engine.report import csv_text, run_dict, write_run
+    from initviz.engine.report import write_run
 
     # A very long run is thinned by the history's memory bound (record 0 and the recent past
     # stay at full resolution); "steps" says which steps the arrays hold.
+    runs = [(name, t.config, list(t.history), t.theory, t.layer_names) for name, t in zip(lanes.names, lanes.trainers)]
+    return write_run(out, *lanes_report(runs, single))
+
+
+def lanes_report(runs: Sequence[tuple], single: bool) -> tuple[dict[str, Any], str]:
+    """The JSON object and CSV text of ``initviz run`` (also the GUI's and ``initviz export``'s data).
+
+    ``runs``: one ``(name, config, records, theory[, layer_names])`` per lane. ``single``: the
+    ``initviz.run/1`` object of the first run; else ``initviz.compare/1`` with every lane and a
+    ``lane`` CSV column. Qt-free.
+    """
+    from initviz.engine.report import csv_text, run_dict
+
     objs, csvs = [], []
-    for name, t in zip(lanes.names, lanes.trainers):
-        records = list(t.history)
-        obj = run_dict(t.config, records, t.theory, t.layer_names)
+    for name, config, records, theory, *rest in runs:
+        records = list(records)
+        obj = run_dict(config, records, theory, rest[0] if rest else None)
         if single:
-            return write_run(out, obj, csv_text(t.config, records))
+            return obj, csv_text(config, records)
         objs.append({"name": name, **obj})
-        text = csv_text(t.config, records, lane=name)
+        text = csv_text(config, records, lane=name)
         csvs.append(text if not csvs else text.split("\n", 1)[1])
-    return write_run(out, {"schema": "initviz.compare/1", "lanes": objs}, "".join(csvs))
+    return {"schema": "initviz.compare/1", "lanes": objs}, "".join(csvs)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    """Train headless, then render panels (PNG/SVG/PDF/GIF) and data (JSON/CSV) with no window."""
+    from initviz.engine import ConfigError
+
+    try:
+        configs = run_configs(args)
+    except (ConfigError, _UsageError) as exc:
+        return _fail(args, str(exc))
+    if args.steps < 0:
+        return _fail(args, f"--steps: {args.steps} is not allowed; expected 0 or more")
+    import os
+
+    # No window: Qt's offscreen platform, set before Qt starts (a QT_QPA_PLATFORM already set wins).
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from initviz.ui.headless import export_command
+
+    return export_command(args, configs, lambda message: _fail(args, message))
 
 
 def _cmd_scenarios(args: argparse.Namespace) -> int:
@@ -225,6 +265,32 @@ def build_parser() -> argparse.ArgumentParser:
                           "(other flags are shared); the JSON then holds {\"lanes\": [...]}")
     run.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     run.set_defaults(func=_cmd_run)
+
+    ex = sub.add_parser("export", help="train headless and export panels as PNG/SVG/PDF/GIF and data as JSON/CSV",
+                        description="Train headless (no window), then write slides of the panels and the run's data into --out: "
+                                    "<panel>.<ext> per panel and format, stats.json/stats.csv for data. Same seed, same files.")
+    _add_config_flags(ex)
+    ex.add_argument("--steps", type=int, default=200, help="training steps (0 = only the record at init); default 200")
+    ex.add_argument("--out", type=Path, default=Path("export"), help="output folder (default: export)")
+    ex.add_argument("--compare", metavar="SCHEMES", help="train up to 4 init schemes side by side, as in initviz run")
+    ex.add_argument("--format", default="png", metavar="LIST",
+                    help="comma-separated: png,svg,pdf,gif,json,csv (default png)")
+    ex.add_argument("--panels", default="all", metavar="LIST",
+                    help="comma-separated panel names (overview,activations,gradients,health,depth_profile,loss,boundary), "
+                         "all, or dashboard (every panel tiled on one slide); default all")
+    ex.add_argument("--size", default="1920x1080", metavar="WxH", help="slide size in pixels (default 1920x1080)")
+    ex.add_argument("--scale", type=float, default=1.0, help="pixels per slide pixel in PNG/GIF, e.g. 2 for 3840x2160 (default 1)")
+    ex.add_argument("--zoom", type=float, default=None,
+                    help="text and line size as a multiple of the screen's on a 1080-px-high slide (default: 2 for a "
+                         "panel, 1 for the dashboard, less when one histogram per layer would not fit otherwise)")
+    ex.add_argument("--title", default=None, help="slide title (default: panel name and step; empty: no header)")
+    ex.add_argument("--fps", type=float, default=10.0, help="GIF frames per second (default 10)")
+    ex.add_argument("--range", metavar="A:B", default=None, help="GIF step range, e.g. 0:100 (default: the whole run)")
+    ex.add_argument("--frames", type=int, default=100, help="at most this many GIF frames, evenly spaced (default 100)")
+    ex.add_argument("--timing", action="store_true",
+                    help="write the measured cost per step into stats.json (it differs from run to run; default null)")
+    ex.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    ex.set_defaults(func=_cmd_export)
 
     sc = sub.add_parser("scenarios", help="list the guided scenarios",
                         description="List the guided scenarios (use one with: initviz run --scenario ID).")

@@ -1,0 +1,309 @@
+"""Panels and Frames without a window: what ``initviz export`` renders.
+
+Builds the same Frame the main window draws (one Lane per trainer, lane colours from the theme)
+straight from engine trainers, and the panel classes of the window by name. Nothing is shown:
+Qt runs on its offscreen platform unless QT_QPA_PLATFORM says otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+# (name on the command line, module, class), in the window's tab order
+PANELS: tuple[tuple[str, str, str], ...] = (
+    ("overview", "initviz.ui.panels.overview", "OverviewPanel"),
+    ("activations", "initviz.ui.panels.activations", "ActivationsPanel"),
+    ("gradients", "initviz.ui.panels.gradients", "GradientsPanel"),
+    ("health", "initviz.ui.panels.health", "HealthPanel"),
+    ("depth_profile", "initviz.ui.panels.depth_profile", "DepthProfilePanel"),
+    ("loss", "initviz.ui.panels.loss", "LossPanel"),
+    ("boundary", "initviz.ui.panels.boundary", "BoundaryPanel"),
+)
+DASHBOARD_NAME = "dashboard"
+OFFSCREEN_NOISE = ("This plugin does not support propagateSizeHints", "This plugin does not support raise")
+
+
+def ensure_app():  # -> QtWidgets.QApplication
+    """The running QApplication, or a new one on Qt's offscreen platform (no window, no display).
+
+    Offscreen is used whenever QT_QPA_PLATFORM is unset, display or not: the pictures then do not
+    depend on the desktop's DPI or scaling, so the same command gives the same pixels anywhere.
+    """
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6 import QtWidgets
+
+    app = QtWidgets.QApplication.instance()
+    if app is None:
+        app = QtWidgets.QApplication(["initviz-export"])
+    from initviz.ui.theme import apply_theme
+
+    apply_theme()
+    return app
+
+
+def panel_classes() -> dict[str, type]:
+    """{command-line name: panel class} of the window's panels that this build has."""
+    out: dict[str, type] = {}
+    for name, module, cls in PANELS:
+        try:
+            out[name] = getattr(importlib.import_module(module), cls)
+        except (ImportError, AttributeError):
+            continue
+    return out
+
+
+def frame_from_trainers(names: Sequence[str], trainers: Sequence[Any]):  # -> Frame
+    """The Frame the window would draw for these trainers (lane i in theme colour i), newest record,
+    with each lane's decision grid (2-D data) when this build's Frame carries them."""
+    import dataclasses
+
+    from initviz.engine.inits import describe_init
+    from initviz.ui import theme
+    from initviz.ui.panels.base import Frame, Lane
+
+    lanes = []
+    for i, (name, t) in enumerate(zip(names, trainers)):
+        records = tuple(t.history)
+        lanes.append(
+            Lane(
+                name=name,
+                record=records[-1],
+                records=records,
+                config=t.config,
+                colour=theme.lane_colour(i),
+                theory=t.theory,
+                predicted_weight_std=describe_init(t.config).weight_std,
+            )
+        )
+    extra = {}
+    if "grids" in {f.name for f in dataclasses.fields(Frame)}:
+        extra["grids"] = tuple(t.decision_grid() for t in trainers)
+    return Frame(lanes=tuple(lanes), **extra)
+
+
+# --- the export command ------------------------------------------------------------------------------
+
+
+class UsageError(ValueError):
+    """Bad command-line input: the CLI prints it as one line and exits with status 2."""
+
+
+@dataclass
+class ExportPlan:
+    """What ``initviz export`` will write, checked before any training."""
+
+    out: Path
+    formats: list[str]
+    targets: list[str]  # panel names and/or "dashboard"
+    size: tuple[int, int]
+    scale: float
+    zoom: Optional[float]
+    fps: float
+    step_range: tuple[Optional[int], Optional[int]]
+    max_frames: int
+    title: Optional[str]
+    timing: bool
+    files: list[Path] = field(default_factory=list)
+
+
+def plan_export(args: Any) -> ExportPlan:
+    """Check the export flags of ``args`` (argparse namespace); UsageError names what is wrong."""
+    from initviz.ui.export import FORMATS, parse_size
+
+    formats = [f.strip().lower().lstrip(".") for f in str(args.format).split(",") if f.strip()]
+    if not formats:
+        raise UsageError("--format: give at least one of " + ",".join(FORMATS))
+    for f in formats:
+        if f not in FORMATS:
+            raise UsageError(f"--format: {f!r} is not a format; choose from {','.join(FORMATS)} (comma-separated)")
+    formats = list(dict.fromkeys(formats))
+    known = panel_classes()
+    targets: list[str] = []
+    for t in (s.strip().lower().replace("-", "_") for s in str(args.panels).split(",")):
+        if not t:
+            continue
+        if t == "all":
+            targets.extend(known)
+        elif t in known or t == DASHBOARD_NAME:
+            targets.append(t)
+        else:
+            raise UsageError(f"--panels: {t!r} is not a panel; choose from {','.join(known)}, all, {DASHBOARD_NAME}")
+    targets = list(dict.fromkeys(targets))
+    if not targets and any(f not in ("json", "csv") for f in formats):
+        raise UsageError("--panels: name at least one panel, all, or dashboard")
+    try:
+        size = parse_size(args.size)
+    except ValueError as exc:
+        raise UsageError(f"--size: {exc}") from None
+    if not 0.25 <= args.scale <= 8:
+        raise UsageError(f"--scale: {args.scale:g} is not allowed; expected 0.25 to 8 (e.g. 2 for a sharper picture)")
+    w, h = size
+    if w * args.scale * h * args.scale > 8192 * 8192:
+        raise UsageError(f"--size/--scale: {w}x{h} at {args.scale:g}x is too many pixels (at most 8192 x 8192)")
+    if args.zoom is not None and not 0.5 <= args.zoom <= 4:
+        raise UsageError(f"--zoom: {args.zoom:g} is not allowed; expected 0.5 to 4")
+    if not 0.1 <= args.fps <= 50:
+        raise UsageError(f"--fps: {args.fps:g} is not allowed; expected 0.1 to 50")
+    if args.frames < 1:
+        raise UsageError(f"--frames: {args.frames} is not allowed; expected 1 or more")
+    step_range = parse_range(args.range, args.steps)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out: {out} exists and is not a folder")
+    return ExportPlan(out, formats, targets, size, float(args.scale), args.zoom, float(args.fps), step_range,
+                      int(args.frames), args.title, bool(args.timing))  # fmt: skip
+
+
+def parse_range(text: Optional[str], steps: int) -> tuple[Optional[int], Optional[int]]:
+    """'A:B', 'A:' or ':B' -> (A, B) within 0..steps; None means the first / last recorded step."""
+    if text is None or text.strip() in ("", ":"):
+        return None, None
+    parts = text.split(":")
+    if len(parts) != 2:
+        raise UsageError(f"--range: {text!r} is not a step range; write A:B, e.g. 0:{steps}")
+    try:
+        a = int(parts[0]) if parts[0].strip() else None
+        b = int(parts[1]) if parts[1].strip() else None
+    except ValueError:
+        raise UsageError(f"--range: {text!r} is not a step range; A and B must be whole numbers, e.g. 0:{steps}") from None
+    if (a is not None and not 0 <= a <= steps) or (b is not None and not 0 <= b <= steps):
+        raise UsageError(f"--range: {text} lies outside the run's steps 0:{steps}")
+    if a is not None and b is not None and a > b:
+        raise UsageError(f"--range: {text} is empty (the first step is after the last)")
+    return a, b
+
+
+class _Progress:
+    """Progress on stderr: one rewritten line on a terminal, a line every quarter otherwise."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self._last_quarter = -1
+        self._last_time = 0.0
+
+    def __call__(self, label: str, done: int, total: int, what: str) -> bool:
+        if self.quiet or total <= 0:
+            return True
+        if self.tty:
+            now = time.perf_counter()
+            if done == total or now - self._last_time > 0.1:
+                self._last_time = now
+                end = "\n" if done >= total else ""
+                print(f"\r{label}: {100 * done // total:3d}%  {what}\x1b[K", end=end, file=sys.stderr, flush=True)
+        else:
+            quarter = 4 * done // total
+            if quarter != self._last_quarter:
+                self._last_quarter = quarter
+                print(f"{label}: {100 * done // total}% ({what})", file=sys.stderr, flush=True)
+        return True
+
+    def reset(self) -> None:
+        self._last_quarter = -1
+
+
+def run_export(plan: ExportPlan, names: Sequence[str], trainers: Sequence[Any], quiet: bool = False) -> list[Path]:
+    """Render and write every requested file of ``plan`` into plan.out; ExportError on failure."""
+    from PySide6 import QtCore
+
+    from initviz.ui.export import (
+        DATA_FORMATS,
+        ExportError,
+        SlideCanvas,
+        SlideOptions,
+        data_bytes,
+        figure_bytes,
+        gif_bytes,
+        history_frames,
+        write_bytes_atomic,
+    )
+
+    ensure_app()
+    try:
+        plan.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"Cannot create the folder {plan.out}: {exc.strerror or exc}.") from exc
+    frame = frame_from_trainers(names, trainers)
+    written: list[Path] = []
+    for fmt in plan.formats:
+        if fmt in DATA_FORMATS:
+            written.append(write_bytes_atomic(plan.out / f"stats.{fmt}", data_bytes(frame, fmt, timing=plan.timing)))
+    picture_formats = [f for f in plan.formats if f not in DATA_FORMATS]
+    if not picture_formats:
+        return written
+    options = SlideOptions(plan.size[0], plan.size[1], plan.scale, plan.zoom, plan.title).check()
+    classes = panel_classes()
+    frames = None
+    if "gif" in picture_formats:
+        frames = history_frames(frame, plan.step_range[0], plan.step_range[1], plan.max_frames)
+    progress = _Progress(quiet)
+    previous = QtCore.qInstallMessageHandler(_quiet_offscreen_handler)
+    try:
+        for target in plan.targets:
+            sources = list(classes.values()) if target == DASHBOARD_NAME else [classes[target]]
+            canvas = SlideCanvas(sources)
+            try:
+                static = [f for f in picture_formats if f != "gif"]
+                if static:
+                    canvas.prepare(frame, options)
+                    for fmt in static:
+                        written.append(write_bytes_atomic(plan.out / f"{target}.{fmt}", figure_bytes(canvas, fmt, options)))
+                if frames is not None:
+                    progress.reset()
+                    label = f"{target}.gif"
+                    data = gif_bytes(canvas, frames, options, plan.fps, lambda d, t, w: progress(label, d, t, w))
+                    written.append(write_bytes_atomic(plan.out / f"{target}.gif", data))
+            finally:
+                canvas.dispose()
+    finally:
+        QtCore.qInstallMessageHandler(previous)
+    return written
+
+
+def _quiet_offscreen_handler(mode: Any, context: Any, message: str) -> None:
+    """Drop the offscreen plugin's harmless notices; print everything else as Qt would."""
+    if any(message.startswith(n) for n in OFFSCREEN_NOISE):
+        return
+    print(message, file=sys.stderr)
+
+
+def export_command(args: Any, configs: Sequence[Any], fail: Callable[[str], int]) -> int:
+    """The body of ``initviz export`` after the run configuration is known (cli.py handles that)."""
+    from initviz.engine.lanes import Lanes
+    from initviz.ui.export import ExportError
+
+    try:
+        plan = plan_export(args)
+    except UsageError as exc:
+        return fail(str(exc))
+    t0 = time.perf_counter()
+    lanes = Lanes(configs)
+    show = not args.quiet
+    done, chunk = 0, max(1, args.steps // 20)
+    while done < args.steps:
+        n = min(chunk, args.steps - done)
+        lanes.step(n)
+        done += n
+        if show and sys.stderr.isatty():
+            print(f"\rtraining: step {done}/{args.steps}", end="", file=sys.stderr, flush=True)
+    if show and sys.stderr.isatty() and args.steps:
+        print(file=sys.stderr)
+    try:
+        files = run_export(plan, lanes.names, lanes.trainers, quiet=args.quiet)
+    except ExportError as exc:
+        message = str(exc)
+        if message.startswith(("No recorded step", "The step range")):
+            return fail(f"--range: {message}")
+        print(f"initviz export: error: {message}", file=sys.stderr)
+        return 1
+    if show:
+        lanes_txt = f"{len(lanes.names)} lanes" if len(lanes.names) > 1 else "1 run"
+        print(f"{lanes_txt}, {args.steps} steps, exported in {time.perf_counter() - t0:.1f} s")
+        print("wrote " + ", ".join(str(p) for p in files))
+    return 0
