@@ -22,7 +22,12 @@ from superqt.utils import GeneratorWorker
 from initviz.engine.config import RunConfig
 from initviz.engine.record import StepRecord
 
+GRID_INTERVAL_S = 0.5  # decision boundaries are recomputed at most this often while running
+GRID_DUTY = 0.2  # ... and take at most about this share of the worker's time (deep, wide nets)
 FRAME_INTERVAL_MS = 33  # GUI redraw poll: <= 30 Hz
+# While training runs, the GUI spends at most about this share of its time drawing: every ms of
+# Python on the GUI thread is a ms the training thread waits for the GIL.
+GUI_DUTY = 0.3
 PUBLISH_INTERVAL_S = 1 / 40  # worker publishes a new snapshot at most this often while running
 IDLE_WAIT_S = 0.05  # longest the worker blocks on its inbox (bounds quit latency when idle)
 
@@ -45,6 +50,16 @@ class EngineState:
     steps_per_second: float  # measured over the last second of stepping; 0 when idle
     probe_cost: float  # stats_seconds / train_seconds over the last recorded steps (NaN if unknown)
     error: Optional[str] = None  # a command the engine refused (e.g. a config it could not build)
+    # --- lanes (several runs in lockstep); the single-lane fields above describe lane 0 ---
+    names: tuple[str, ...] = ()
+    lane_configs: tuple[RunConfig, ...] = ()
+    lane_latest: tuple[StepRecord, ...] = ()
+    lane_records: tuple[tuple[StepRecord, ...], ...] = ()
+    lane_theory: tuple[Any, ...] = ()
+    lane_weight_std: tuple[Any, ...] = ()
+    grids: tuple[Any, ...] = ()  # per lane: engine DecisionGrid, or None (not 2-D data / not yet)
+    # (id, kind, text): the answer to a save/open command; id increases with every answer
+    notice: Optional[tuple[int, str, str]] = None
 
 
 class Mailbox:
@@ -77,8 +92,18 @@ def _drain(inbox: "queue.Queue[tuple]", timeout: float) -> list[tuple]:
             return cmds
 
 
+def _lane_spec(spec: Any) -> tuple[list[RunConfig], Optional[list[str]]]:
+    """A RunConfig (one lane), a sequence of RunConfigs, or (configs, names)."""
+    if isinstance(spec, RunConfig):
+        return [spec], None
+    if isinstance(spec, tuple) and len(spec) == 2 and not isinstance(spec[0], RunConfig):
+        configs, names = spec
+        return list(configs), (list(names) if names is not None else None)
+    return list(spec), None
+
+
 def engine_loop(
-    config: RunConfig,
+    config: Any,
     inbox: "queue.Queue[tuple]",
     mailbox: Mailbox,
     done: threading.Event,
@@ -86,13 +111,17 @@ def engine_loop(
 ) -> Generator[None, None, None]:
     """Own a Trainer in the worker thread: obey commands, step, publish snapshots, yield often.
 
-    Commands (tuples): ("play",), ("pause",), ("step", n), ("speed", steps_per_second | None),
-    ("reset",), ("reseed",), ("config", RunConfig), ("quit",).
+    ``config`` is one RunConfig (one lane), a list of them, or (configs, names): lanes trained
+    in lockstep. Commands (tuples): ("play",), ("pause",), ("step", n), ("speed", steps/s | None),
+    ("reset",), ("reseed",), ("config", RunConfig | [RunConfig] | (configs, names)),
+    ("save", path), ("open", path), ("grids", on), ("quit",).
     """
     try:
         # Imported here so torch loads in the worker, not while the window is trying to appear.
-        from initviz.engine import Trainer
+        from initviz.engine.config import ConfigError
         from initviz.engine.inits import describe_init
+        from initviz.engine.lanes import Lanes
+        from initviz.engine.store import RunFileError, load_run, save_run
 
         if torch_threads:
             import torch
@@ -100,8 +129,15 @@ def engine_loop(
             # leave a core to the GUI thread: small matmuls gain little from more threads
             torch.set_num_threads(torch_threads)
 
-        trainer = Trainer(config)
-        info = describe_init(trainer.config)
+        configs, names = _lane_spec(config)
+        lanes = Lanes(configs, names)
+        infos = [describe_init(t.config) for t in lanes.trainers]
+        grids: tuple[Any, ...] = ()
+        last_grid = -1e9
+        notice: Optional[tuple[int, str, str]] = None
+        notices = 0
+        want_grids = False  # the decision boundary costs a forward pass per lane: only while shown
+        grid_cost = 0.0  # seconds the last computation of every lane's grid took
         playing = False
         pending = 0
         interval: Optional[float] = None  # seconds per step; None = as fast as possible
@@ -114,9 +150,15 @@ def engine_loop(
         last_publish = 0.0
 
         def publish() -> None:
-            nonlocal version, last_publish
+            nonlocal version, last_publish, grids, last_grid, grid_cost
             version += 1
             now = time.perf_counter()
+            wait = max(GRID_INTERVAL_S, grid_cost / GRID_DUTY)
+            if want_grids and (not (playing or pending) or now - last_grid >= wait):
+                grids = tuple(t.decision_grid() for t in lanes.trainers)
+                last_grid = time.perf_counter()
+                grid_cost = last_grid - now
+            trainer = lanes.trainers[0]
             last_publish = now
             recent = [t for t in stamps if now - t <= 1.0]
             sps = 0.0
@@ -133,24 +175,38 @@ def engine_loop(
                     records=tuple(trainer.history),
                     step_count=trainer.step_count,
                     theory=trainer.theory,
-                    predicted_weight_std=info.weight_std,
-                    init_formula=info.formula,
+                    predicted_weight_std=infos[0].weight_std,
+                    init_formula=infos[0].formula,
                     playing=playing,
                     pending_steps=pending,
                     steps_per_second=sps,
                     probe_cost=stats / train if train > 0 else float("nan"),
                     error=error,
+                    names=tuple(lanes.names),
+                    lane_configs=tuple(t.config for t in lanes.trainers),
+                    lane_latest=tuple(t.latest for t in lanes.trainers),
+                    lane_records=tuple(tuple(t.history) for t in lanes.trainers),
+                    lane_theory=tuple(t.theory for t in lanes.trainers),
+                    lane_weight_std=tuple(i.weight_std for i in infos),
+                    grids=grids,
+                    notice=notice,
                 )
             )
 
         def rebuilt() -> None:
-            nonlocal build, playing, pending, info
+            nonlocal build, playing, pending, infos, last_grid
             build += 1
+            last_grid = -1e9
             playing = False
             pending = 0
             stamps.clear()
             costs.clear()
-            info = describe_init(trainer.config)
+            infos = [describe_init(t.config) for t in lanes.trainers]
+
+        def answer(kind: str, text: str) -> None:
+            nonlocal notice, notices
+            notices += 1
+            notice = (notices, kind, text)
 
         publish()
         yield
@@ -175,31 +231,51 @@ def engine_loop(
                 elif kind == "step":
                     playing = False
                     pending += int(cmd[1])
+                elif kind == "grids":
+                    want_grids = bool(cmd[1])
+                    last_grid = -1e9
                 elif kind == "speed":
                     interval = None if cmd[1] is None else 1.0 / float(cmd[1])
                     next_due = time.perf_counter()
                 elif kind == "reset":
-                    trainer.reset()
+                    lanes.reset()
                     error = None
                     rebuilt()
                 elif kind == "reseed":
-                    trainer.reseed()
+                    lanes.reseed()
                     error = None
                     rebuilt()
                 elif kind == "config":
                     try:
-                        new = Trainer(cmd[1])
-                    except ValueError as exc:  # ConfigError and friends: keep the old run
+                        new = Lanes(*_lane_spec(cmd[1]))
+                    except (ValueError, ConfigError) as exc:  # keep the old run
                         error = f"Could not build this network: {exc}"
                     else:
-                        trainer, error = new, None
+                        lanes, error = new, None
                         rebuilt()
+                elif kind == "save":
+                    playing, pending = False, 0
+                    try:
+                        saved = save_run(cmd[1], lanes)
+                    except (OSError, RunFileError, ValueError) as exc:
+                        answer("save_failed", f"Could not save the run to {cmd[1]}: {exc}")
+                    else:
+                        answer("saved", f"Saved {len(lanes)} lane(s) at step {lanes.step_count} to {saved}")
+                elif kind == "open":
+                    try:
+                        opened = load_run(cmd[1])
+                    except (RunFileError, OSError) as exc:  # the open run goes on unchanged
+                        answer("open_failed", str(exc))
+                    else:
+                        lanes, error = opened, None
+                        rebuilt()
+                        answer("opened", f"Opened {cmd[1]}: {len(lanes)} lane(s) at step {lanes.step_count}")
             now = time.perf_counter()
             if (playing or pending > 0) and now >= next_due:
-                made = trainer.step(1)
+                made = lanes.step(1)
                 stamps.append(time.perf_counter())
-                for rec in made:
-                    costs.append((rec.train_seconds, rec.stats_seconds))
+                for recs in made:
+                    costs.append((sum(r.train_seconds for r in recs), sum(r.stats_seconds for r in recs)))
                 if pending > 0:
                     pending -= 1
                 next_due = now + interval if interval is not None else 0.0
@@ -254,12 +330,14 @@ class Controller(QtCore.QObject):
         self.torch_threads = torch_threads
         self.playing = False
         self.speed: Optional[float] = None
+        self.want_grids = False
         self._inbox: "queue.Queue[tuple]" = queue.Queue()
         self._mailbox = Mailbox()
         self._done = threading.Event()
         self._worker: Optional[EngineWorker] = None
         self._last_version = -1
         self._force = False
+        self._not_before = 0.0
         self._closing = False
         self.timer = QtCore.QTimer(self)
         self.timer.setInterval(FRAME_INTERVAL_MS)
@@ -289,6 +367,8 @@ class Controller(QtCore.QObject):
         self._last_version = -1
         if self.speed is not None:
             self._inbox.put(("speed", self.speed))
+        if self.want_grids:
+            self._inbox.put(("grids", True))
         worker = EngineWorker(engine_loop, self.config, self._inbox, self._mailbox, self._done, self.torch_threads)
         worker.errored.connect(self._on_error)
         self._worker = worker
@@ -303,12 +383,20 @@ class Controller(QtCore.QObject):
         worker, self._worker = self._worker, None
         if worker is None:
             return True
+        # The generator returns at its next look at the inbox (after the step in progress).
+        # Not worker.quit() first: superqt would then stop resuming the generator, so it would
+        # never reach its own end (and its cleanup) in the worker thread.
         self._inbox.put(("quit",))
-        worker.quit()
+        deadline = time.perf_counter() + timeout
         ok = self._done.wait(timeout)
-        # the QRunnable emits its last signals right after the generator ends
+        if not ok:
+            worker.quit()  # last resort: stop at the next yield
+        # The QRunnable emits its last signals right after the generator ends and needs the GIL
+        # for that: wait with sleep (releases the GIL), not QThreadPool.waitForDone (keeps it).
         pool = QtCore.QThreadPool.globalInstance()
-        ok = pool.waitForDone(max(int(timeout * 1000), 1)) and ok
+        while pool.activeThreadCount() and time.perf_counter() < deadline:
+            time.sleep(0.002)
+        ok = ok and pool.activeThreadCount() == 0
         self._set_playing(False)
         return ok
 
@@ -361,13 +449,41 @@ class Controller(QtCore.QObject):
         else:
             self.start(config)
 
+    def apply_lanes(self, configs: list[RunConfig], names: Optional[list[str]] = None) -> None:
+        """Rebuild as lanes trained side by side (a scenario with lanes)."""
+        self.config = (list(configs), list(names) if names is not None else None)
+        if self.running:
+            self._send("config", self.config)
+            self._set_playing(False)
+        else:
+            self.start(self.config)
+
+    def set_want_grids(self, on: bool) -> None:
+        """Compute decision boundaries (a forward pass per lane, <= 2 per second) only while shown."""
+        if on != self.want_grids:
+            self.want_grids = on
+            self._send("grids", on)
+
+    def save_run(self, path: str) -> None:
+        """Ask the worker to write every lane to ``path`` (answer: EngineState.notice)."""
+        if self.running:
+            self._send("save", str(path))
+            self._set_playing(False)
+
+    def open_run(self, path: str) -> None:
+        """Ask the worker to replace the lanes with a saved run (answer: EngineState.notice)."""
+        if self.running:
+            self._send("open", str(path))
+            self._set_playing(False)
+
     def _restart_or_send(self, kind: str) -> None:
         if self.running:
             self._send(kind)
             self._set_playing(False)
         else:  # the worker died: start again from the last config
             state = self.state
-            self.start(state.config if state is not None and kind == "reset" else None)
+            spec = (list(state.lane_configs), list(state.names)) if state is not None and state.lane_configs else None
+            self.start(spec if kind == "reset" else None)
             if kind == "reseed":
                 self._send("reseed")
 
@@ -377,9 +493,15 @@ class Controller(QtCore.QObject):
         state = self._mailbox.peek()
         if state is None or (state.version == self._last_version and not self._force):
             return
+        if self.playing and not self._force and time.perf_counter() < self._not_before:
+            return  # frame budget: the last frame was expensive, let training run
         self._force = False
         self._last_version = state.version
         self.state_ready.emit(state)
+
+    def frame_done(self, seconds: float) -> None:
+        """The GUI took ``seconds`` to draw a frame; space the next one to keep GUI_DUTY."""
+        self._not_before = time.perf_counter() + max(0.0, seconds / GUI_DUTY - seconds - FRAME_INTERVAL_MS / 1000)
 
     def request_redraw(self) -> None:
         """Emit the current state again at the next tick (after a view change)."""

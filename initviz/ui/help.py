@@ -11,6 +11,7 @@ from initviz.ui.panels.depth_profile import DEPTH_HELP
 from initviz.ui.panels.gradients import GRADIENTS_HELP
 from initviz.ui.panels.health import HEALTH_HELP
 from initviz.ui.panels.loss import LOSS_HELP
+from initviz.ui.panels.overview import OVERVIEW_HELP
 
 FORMULAS_HTML = """
 <h2>Weight initialisation, in formulas</h2>
@@ -65,7 +66,7 @@ CONTROLS_HTML = """
 <tr><td><b>Ctrl+Shift+R</b></td><td>Reseed: next seed, new initial weights</td></tr>
 <tr><td><b>Ctrl+Return</b></td><td>Apply the experiment settings (rebuilds the network)</td></tr>
 <tr><td><b>End</b></td><td>Timeline: back to live</td></tr>
-<tr><td><b>Ctrl+1…5</b></td><td>Show a panel</td></tr>
+<tr><td><b>Ctrl+1…6</b></td><td>Show a panel</td></tr>
 <tr><td><b>F1</b></td><td>This help</td></tr>
 <tr><td><b>Ctrl+Q</b></td><td>Quit</td></tr>
 </table>
@@ -76,7 +77,7 @@ The toolbar shows the training speed and how much of each step the measuring cos
 
 
 def help_html() -> str:
-    panels = "".join(f"<p>{text}</p>" for text in (ACTIVATIONS_HELP, GRADIENTS_HELP, HEALTH_HELP, DEPTH_HELP, LOSS_HELP))
+    panels = "".join(f"<p>{text}</p>" for text in (OVERVIEW_HELP, ACTIVATIONS_HELP, GRADIENTS_HELP, HEALTH_HELP, DEPTH_HELP, LOSS_HELP))
     return FORMULAS_HTML + "<h2>The panels</h2>" + panels + CONTROLS_HTML
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import math
 import time
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -16,12 +16,14 @@ from initviz.ui.controller import Controller, EngineState
 from initviz.ui.help import HelpDialog
 from initviz.ui.panels.activations import ActivationsPanel
 from initviz.ui.panels.banner import DiagnosisBanner
+from initviz.ui.panels.boundary import BoundaryPanel
 from initviz.ui.panels.base import Frame, Lane, Panel
 from initviz.ui.panels.depth_profile import DepthProfilePanel
 from initviz.ui.panels.experiment import ExperimentPanel
 from initviz.ui.panels.gradients import GradientsPanel
 from initviz.ui.panels.health import HealthPanel
 from initviz.ui.panels.loss import LossPanel
+from initviz.ui.panels.overview import OverviewPanel
 from initviz.ui.panels.timeline import Timeline
 
 SPEEDS: tuple[tuple[str, Optional[float]], ...] = (
@@ -39,11 +41,20 @@ class MainWindow(QtWidgets.QMainWindow):
 
     frame_drawn = QtCore.Signal(float)  # seconds the last frame took to draw (benchmarks, tests)
 
-    def __init__(self, config: RunConfig, *, torch_threads: Optional[int] = 1) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        *,
+        torch_threads: Optional[int] = 1,
+        lanes: Optional[Sequence[RunConfig]] = None,
+        names: Optional[Sequence[str]] = None,
+    ) -> None:
+        """``config`` alone: one lane. ``lanes`` (and ``names``): runs side by side, in lockstep."""
         super().__init__()
         self.setWindowTitle("initviz: what weight initialisation does to every layer")
         self.resize(1600, 1000)
-        self.controller = Controller(config, self, torch_threads=torch_threads)
+        spec = (list(lanes), list(names) if names is not None else None) if lanes else config
+        self.controller = Controller(spec, self, torch_threads=torch_threads)
         self.controller.state_ready.connect(self.on_state)
         self.controller.run_failed.connect(self.on_run_failed)
         self.controller.playing_changed.connect(self._playing_changed)
@@ -52,16 +63,22 @@ class MainWindow(QtWidgets.QMainWindow):
         self.shown_record: Optional[StepRecord] = None
         self._diagnosed: Optional[tuple[int, int]] = None
         self._drawn_build = -1
+        self._shown_error: Optional[str] = None
         self.last_frame_seconds = 0.0
         self.help_dialog: Optional[HelpDialog] = None
+        self._notice_seen = 0
 
         # --- panels ---
+        self.overview = OverviewPanel()
         self.activations = ActivationsPanel()
         self.gradients = GradientsPanel()
         self.health = HealthPanel()
         self.depth_profile = DepthProfilePanel()
         self.loss = LossPanel()
-        self.panels: list[Panel] = [self.activations, self.gradients, self.health, self.depth_profile, self.loss]
+        self.boundary = BoundaryPanel()
+        self.panels: list[Panel] = [
+            self.overview, self.activations, self.gradients, self.health, self.depth_profile, self.loss, self.boundary
+        ]
         self.tabs = QtWidgets.QTabWidget()
         self.tabs.setDocumentMode(True)
         for n, p in enumerate(self.panels):
@@ -85,6 +102,7 @@ class MainWindow(QtWidgets.QMainWindow):
         # --- experiment dock ---
         self.experiment = ExperimentPanel(config)
         self.experiment.apply_requested.connect(self.apply_config)
+        self.experiment.lanes_requested.connect(self.apply_lanes)
         scroll = QtWidgets.QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.experiment)
@@ -133,6 +151,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.apply_action = self._action("Apply settings", self.experiment.apply, "Ctrl+Return", "Rebuild the network from the experiment panel")
         self.live_action = self._action("Follow live", self.go_live, "End", "Timeline: follow training again")
         self.quit_action = self._action("Quit", self.close, "Ctrl+Q", "Quit initviz")
+        self.save_action = self._action("Save run…", self.save_run_dialog, "Ctrl+S", "Save every lane (settings, weights, history) to a .initviz file")
+        self.open_action = self._action("Open run…", self.open_run_dialog, "Ctrl+O", "Open a saved .initviz run: scrub it or train on")
+        self.export_action = self._action(
+            "Export…", self.show_export, "Ctrl+E", "Export a panel or the dashboard as a slide (PNG/SVG/PDF), a GIF, or the data"
+        )
         self.help_action = self._action("Help…", self.show_help, "F1", "Formulas, panels and shortcuts")
         self.about_action = self._action("About initviz", self.show_about)
         self.pre_action = self._action("Show pre-activations", self._toggle_pre, "Ctrl+P", "Activations: show z instead of φ(z)")
@@ -161,6 +184,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.step_n_box.setRange(1, 1_000_000)
         self.step_n_box.setValue(100)
         self.step_n_box.setToolTip("N for Step N (Shift+Right)")
+        # give the keyboard back to the window, so Space and Right work again after typing N
+        self.step_n_box.editingFinished.connect(lambda: self.tabs.setFocus())
         tb.addWidget(self.step_n_box)
         tb.addSeparator()
         tb.addWidget(QtWidgets.QLabel(" Speed "))
@@ -209,6 +234,11 @@ class MainWindow(QtWidgets.QMainWindow):
     def _build_menus(self) -> None:
         mb = self.menuBar()
         file_menu = mb.addMenu("&File")
+        file_menu.addAction(self.open_action)
+        file_menu.addAction(self.save_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.export_action)
+        file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         run = mb.addMenu("&Run")
         for act in (self.play_action, self.step_action, self.step_n_action):
@@ -238,6 +268,7 @@ class MainWindow(QtWidgets.QMainWindow):
     # ------------------------------------------------------------------ engine
     def start_engine(self) -> None:
         """Start the worker: it imports torch and builds the network off the GUI thread."""
+        self.controller.want_grids = self.tabs.currentWidget() is self.boundary
         self.controller.start()
 
     def toggle_play(self) -> None:
@@ -250,6 +281,35 @@ class MainWindow(QtWidgets.QMainWindow):
         self.banner.show_message("Building the network…")
         self.go_live()
         self.controller.apply(config)
+
+    def apply_lanes(self, configs: list, names: Optional[list] = None) -> None:
+        """Rebuild as several lanes side by side (a comparison scenario)."""
+        self.banner.show_message("Building the networks…")
+        self.go_live()
+        self.controller.apply_lanes(list(configs), list(names) if names is not None else None)
+
+    # ------------------------------------------------------------------ save / open
+    RUN_FILTER = "initviz runs (*.initviz);;All files (*)"
+
+    def save_run_dialog(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save run", "run.initviz", self.RUN_FILTER)
+        if path:
+            self.controller.save_run(path)
+
+    def open_run_dialog(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open run", "", self.RUN_FILTER)
+        if path:
+            self.controller.open_run(path)
+
+    def _show_notice(self, notice: tuple[int, str, str]) -> None:
+        """The worker's answer to Save / Open: errors in a message box, the rest in the status bar."""
+        _, kind, text = notice
+        if kind == "open_failed":
+            QtWidgets.QMessageBox.warning(self, "Could not open the run", text)
+        elif kind == "save_failed":
+            QtWidgets.QMessageBox.warning(self, "Could not save the run", text)
+        else:
+            self.statusBar().showMessage(text, 8000)
 
     def _playing_changed(self, playing: bool) -> None:
         self.play_action.setText("Pause" if playing else "Play")
@@ -270,7 +330,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.state = state
         if state.build != self._drawn_build:
             self._drawn_build = state.build
-            self.cursor_step = None if self.cursor_step is None else min(self.cursor_step, state.latest.step)
+            self.cursor_step = None  # a new network: follow it
             self.experiment.set_applied(state.config)
             if first:
                 self.experiment.refresh_formula()
@@ -279,33 +339,58 @@ class MainWindow(QtWidgets.QMainWindow):
         self.rate_label.setText(f"{state.steps_per_second:,.0f} steps/s" if state.steps_per_second > 0 else "paused")
         cost = state.probe_cost
         self.cost_label.setText(f"measuring: +{100 * cost:.0f}% time" if math.isfinite(cost) else "measuring: –")
-        if state.error:
-            self.statusBar().showMessage(state.error)
         self._draw()
+        if state.notice is not None and state.notice[0] != self._notice_seen:
+            self._notice_seen = state.notice[0]
+            # after this frame: a modal box must not block the frame bookkeeping below
+            QtCore.QTimer.singleShot(0, lambda n=state.notice: self._show_notice(n))
+        if state.error and state.error != self._shown_error:
+            # a config the engine could not build: the old network keeps running
+            self.banner.show_message(state.error + " The previous network is still running.", "bad")
+            self.statusBar().showMessage(state.error)
+            self._diagnosed = None  # the diagnosis comes back with the next drawn step
+        self._shown_error = state.error
         self.last_frame_seconds = time.perf_counter() - t0
+        self.controller.frame_done(self.last_frame_seconds)
         self.frame_drawn.emit(self.last_frame_seconds)
 
-    def _record_at(self, step: int) -> StepRecord:
-        records = self.state.records
+    def _record_at(self, step: int, lane: int = 0) -> StepRecord:
+        records = self.state.lane_records[lane] if self.state.lane_records else self.state.records
         i = bisect.bisect_right(records, step, key=lambda r: r.step) - 1
         return records[max(i, 0)]
 
     def current_frame(self) -> Optional[Frame]:
-        """The Frame on screen: newest record when live, else the scrubbed one."""
+        """The Frame on screen: every lane's newest record when live, else the scrubbed step."""
         state = self.state
         if state is None:
             return None
-        record = state.latest if self.cursor_step is None else self._record_at(self.cursor_step)
-        lane = Lane(
-            name="run",
-            record=record,
-            records=state.records,
-            config=state.config,
-            colour=theme.lane_colour(0),
-            theory=state.theory,
-            predicted_weight_std=state.predicted_weight_std,
+        if state.lane_records:
+            n = len(state.lane_records)
+            names = state.names if len(state.names) == n else tuple(f"lane {i + 1}" for i in range(n))
+            lane_data = zip(names, state.lane_latest, state.lane_records, state.lane_configs, state.lane_theory, state.lane_weight_std)
+        else:
+            lane_data = [("run", state.latest, state.records, state.config, state.theory, state.predicted_weight_std)]
+        lanes = []
+        for i, (name, latest, records, config, theory, wstd) in enumerate(lane_data):
+            record = latest if self.cursor_step is None else self._record_at(self.cursor_step, i)
+            lanes.append(
+                Lane(
+                    name=name,
+                    record=record,
+                    records=records,
+                    config=config,
+                    colour=theme.lane_colour(i),
+                    theory=theory,
+                    predicted_weight_std=wstd,
+                )
+            )
+        live = self.cursor_step is None
+        return Frame(
+            lanes=tuple(lanes),
+            cursor_step=None if live else lanes[0].record.step,
+            moving=live and (state.playing or state.pending_steps > 0),
+            grids=state.grids,
         )
-        return Frame(lanes=(lane,), cursor_step=None if self.cursor_step is None else record.step)
 
     def _draw(self) -> None:
         frame = self.current_frame()
@@ -317,22 +402,35 @@ class MainWindow(QtWidgets.QMainWindow):
         key = (self.state.build, record.step)
         if key != self._diagnosed:
             self._diagnosed = key
-            self._show_diagnosis(record, frame.main.config, scrubbed=self.cursor_step is not None)
+            self._show_diagnosis(frame, scrubbed=self.cursor_step is not None)
         panel = self.tabs.currentWidget()
         if isinstance(panel, Panel):
             panel.show_frame(frame)
 
-    def _show_diagnosis(self, record: StepRecord, config: RunConfig, scrubbed: bool) -> None:
+    def _show_diagnosis(self, frame: Frame, scrubbed: bool) -> None:
         from initviz.engine.diagnosis import diagnose
 
-        try:
-            lines = diagnose(record, config)
-        except Exception as exc:  # noqa: BLE001 - a caption must never take the window down
-            lines = [f"(diagnosis failed: {exc})"]
+        record = frame.main.record
+        many = len(frame.lanes) > 1
+        lines: list[str] = []
+        later: list[str] = []  # each lane's further lines come after every lane's first one
+        diverged = []
+        for lane in frame.lanes:
+            try:
+                got = diagnose(lane.record, lane.config)
+            except Exception as exc:  # noqa: BLE001 - a caption must never take the window down
+                got = [f"(diagnosis failed: {exc})"]
+            # with lanes, each line names its lane: "N(0, 1²): layer 3: 98% of units saturated"
+            named = [f"{lane.name}: {line}" if many else line for line in got]
+            lines.extend(named[:1])
+            later.extend(named[1:])
+            msg = lane.record.diverged_message()
+            if msg:
+                diverged.append(f"{lane.name}: {msg}" if many else msg)
         prefix = f"At step {record.step}: " if scrubbed or record.step == 0 else ""
         if record.step == 0 and not scrubbed:
             prefix = "At initialisation: "
-        self.banner.show_diagnosis(lines, record.diverged_message(), prefix)
+        self.banner.show_diagnosis(lines + later, "; ".join(diverged) or None, prefix)
 
     def redraw(self) -> None:
         """Redraw the current frame now (view change, tab change, scrub)."""
@@ -340,6 +438,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self._draw()
 
     def _tab_changed(self, _: int) -> None:
+        self.controller.set_want_grids(self.tabs.currentWidget() is self.boundary)
         self.redraw()
 
     def scrub_to(self, step: int) -> None:
@@ -364,6 +463,16 @@ class MainWindow(QtWidgets.QMainWindow):
         )
 
     # ------------------------------------------------------------------ help, closing
+    def show_export(self) -> None:
+        """File > Export…: the dialog exports what is on screen now (training may go on)."""
+        from initviz.ui.export_dialog import ExportDialog
+
+        frame = self.current_frame()
+        if frame is None:
+            self.statusBar().showMessage("Nothing to export yet: the network is still being built", 4000)
+            return
+        ExportDialog({p.title: p for p in self.panels}, frame, self).open()
+
     def show_help(self) -> None:
         if self.help_dialog is None:
             self.help_dialog = HelpDialog(self)

@@ -63,8 +63,23 @@ def no_leftover_workers(qapp: QtWidgets.QApplication) -> Iterator[None]:
 
     threads_before = set(threading.enumerate())
     yield
+    problems = leftover_work(threads_before)
+    if problems:
+        # clean up so one leak does not cascade into the next tests, then fail this one
+        for w in list(WorkerBase._worker_set):
+            w.quit()
+        for t in _running_timers():
+            t.stop()
+        QtCore.QThreadPool.globalInstance().waitForDone(3000)
+        pytest.fail("test left work running: " + "; ".join(problems))
+
+
+def leftover_work(threads_before: set[threading.Thread], grace: float = 1.0) -> list[str]:
+    """What is still running: thread-pool workers, superqt workers, threads, QThreads, QTimers."""
+    from superqt.utils._qthreading import WorkerBase
+
     pool = QtCore.QThreadPool.globalInstance()
-    deadline = time.monotonic() + 1.0
+    deadline = time.monotonic() + grace
     while time.monotonic() < deadline and pool.activeThreadCount():
         QtWidgets.QApplication.processEvents()
         time.sleep(0.01)
@@ -88,14 +103,7 @@ def no_leftover_workers(qapp: QtWidgets.QApplication) -> Iterator[None]:
     timers = _running_timers()
     if timers:
         problems.append(f"QTimers still active: {[(t.parent(), t.interval()) for t in timers]}")
-    if problems:
-        # clean up so one leak does not cascade into the next tests, then fail this one
-        for w in list(WorkerBase._worker_set):
-            w.quit()
-        for t in timers:
-            t.stop()
-        pool.waitForDone(3000)
-        pytest.fail("test left work running: " + "; ".join(problems))
+    return problems
 
 
 @pytest.fixture
@@ -112,9 +120,11 @@ def open_window(qtbot):
     from initviz.ui.main_window import MainWindow
     from initviz.ui.theme import apply_theme
 
-    def _open(config: RunConfig = SMALL, size: tuple[int, int] = (1400, 900)) -> MainWindow:
+    def _open(config: RunConfig = SMALL, size: tuple[int, int] = (1400, 900), tab: str = "activations") -> MainWindow:
+        """``tab``: the panel attribute to show (the app opens on the Overview)."""
         apply_theme()
         window = MainWindow(config)
+        window.tabs.setCurrentWidget(getattr(window, tab))
         qtbot.addWidget(window)
         window.resize(*size)
         window.show()

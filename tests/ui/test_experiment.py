@@ -5,7 +5,8 @@ from __future__ import annotations
 from PySide6 import QtCore
 
 from initviz.engine.config import ConfigError, RunConfig
-from initviz.ui.scenarios import SCENARIOS
+from initviz.engine.scenarios import get_scenario, load_scenarios
+from initviz.ui.scenarios import lesson_text
 
 
 def test_an_invalid_field_is_refused_with_a_message(qtbot, open_window):
@@ -68,13 +69,19 @@ def test_only_the_schemes_parameters_are_shown(qtbot, open_window):
 def test_a_scenario_sets_the_fields_and_rebuilds(qtbot, open_window):
     window = open_window()
     build = window.state.build
-    scenario = SCENARIOS[4]  # ReLU + Kaiming
-    # keep the test small: the scenario's shape, then our small width
+    scenario = get_scenario("he_relu")
     window.experiment.select_scenario(scenario)
     qtbot.waitUntil(lambda: window.state.build == build + 1, timeout=30_000)
-    assert window.state.config.activation == scenario.changes["activation"]
+    assert window.state.config == scenario.config
     assert window.state.config.init.scheme == "kaiming_normal"
-    assert window.experiment.lesson.text() == scenario.lesson
+    assert window.experiment.lesson.text() == lesson_text(scenario)
+    assert window.experiment.fields["activation"].value() == "relu"
+    assert window.experiment.fields["depth"].value() == scenario.config.depth
+    # every engine scenario is listed and can be picked, comparisons (lanes) included
+    box = window.experiment.scenario_box
+    listed = {box.itemData(i).id for i in range(box.count()) if box.itemData(i) is not None}
+    assert listed == {s.id for s in load_scenarios()}
+    assert all(box.model().item(i).isEnabled() for i in range(box.count()))
 
 
 def test_help_gives_the_formulas(qtbot, open_window):

@@ -13,7 +13,7 @@ from initviz.ui.panels.layers import ROW_PLOT_HEIGHT
 from conftest import SMALL
 
 # ReLU with N(0, 1) weights at width 16: the scale grows ~3x per layer and the first update
-# overflows; measured: "Inf/NaN from step 2 in layer 2" within two steps.
+# overflows; measured: "Inf/NaN from step 2 in layer 3", every layer non-finite by step 6.
 EXPLODING = RunConfig(depth=12, width=16, batch_size=32, activation="relu", init={"scheme": "normal", "std": 1.0})
 
 
@@ -30,6 +30,12 @@ def test_a_run_that_overflows_keeps_the_window_alive_and_shows_the_marker(qtbot,
     assert record.diverged_message() in marker.text()
     assert record.diverged_message().startswith("Inf/NaN from step")
     assert window.banner._level == "bad"
+    # the heatmap marks the layers holding Inf/NaN (their histograms alone may be empty)
+    window.redraw()
+    assert (record.nonfinite > 0).any()
+    veil = window.activations.heatmap.nonfinite_rows
+    assert veil.isVisible()
+    np.testing.assert_array_equal(veil.image[:, 0, 3] > 0, record.nonfinite > 0)
     # every panel draws the non-finite record without raising (warnings are errors here)
     for i in range(window.tabs.count()):
         window.tabs.setCurrentIndex(i)
@@ -104,7 +110,10 @@ def test_three_hundred_record_updates_repaint(qtbot, open_window):
     app = QtWidgets.QApplication.instance()
     plot = window.activations.grid._rows[0].plot
     for n, record in enumerate(records[1:], start=1):
-        state = dataclasses.replace(base, version=10_000 + n, latest=record, records=tuple(records[: n + 1]), step_count=record.step)
+        history = tuple(records[: n + 1])
+        state = dataclasses.replace(
+            base, version=10_000 + n, latest=record, records=history, step_count=record.step, lane_latest=(record,), lane_records=(history,)
+        )
         window.on_state(state)
         plot.repaint()
         window.activations.heatmap.repaint()
@@ -134,6 +143,23 @@ def test_every_tab_draws_the_record_on_screen(qtbot, open_window):
     assert window.banner.caption.text()  # a diagnosis is always on screen
 
 
+def test_the_app_opens_on_the_overview_which_draws_the_record(qtbot, open_window):
+    window = open_window(tab="overview")
+    assert window.tabs.currentWidget() is window.overview
+    window.controller.step(3)
+    qtbot.waitUntil(lambda: window.shown_record.step == 3, timeout=10_000)
+    rec = window.shown_record
+    np.testing.assert_allclose(window.overview.grad_plot.curves[0].yData, rec.grad_norm)
+    np.testing.assert_allclose(window.overview.std_plot.measured[0].yData, rec.act_std)
+    image = window.overview.heatmap.image.image
+    assert image.shape[0] == rec.depth
+    # each row shows the layer's share of values per bin (sqrt scale): the in-range part sums back to the counts
+    share = image[:, 5:-5] ** 2
+    total = rec.act_hist.sum(axis=1) + rec.act_under + rec.act_over
+    np.testing.assert_allclose(share * total[:, None], rec.act_hist, rtol=1e-6, atol=1e-6)
+    assert f"step {rec.step}:" in window.overview.readout.text()
+
+
 def test_pre_activation_view(qtbot, open_window):
     window = open_window()
     grid = window.activations.grid
@@ -143,3 +169,18 @@ def test_pre_activation_view(qtbot, open_window):
     window.pre_action.trigger()
     np.testing.assert_array_equal(window.activations.grid.row_curve_data(0)[0], rec.pre_spec.edges)
     np.testing.assert_array_equal(window.activations.grid.row_curve_data(0)[1], rec.pre_hist[0])
+
+
+def test_after_pause_every_plot_shows_the_last_step_even_when_playback_thinned_updates(qtbot, open_window):
+    # deep network: during playback the Health panel refreshes half its plots per frame
+    window = open_window(dataclasses.replace(SMALL, depth=30, width=8), tab="health")
+    window.controller.play()
+    qtbot.waitUntil(lambda: window.state.step_count >= 15, timeout=30_000)
+    window.controller.pause()
+    qtbot.wait(300)
+    qtbot.waitUntil(lambda: not window.state.playing and window.shown_record is window.state.latest, timeout=10_000)
+    last = window.shown_record.step
+    for name, series in window.health.series.items():
+        assert series.curves[0].xData[-1] == last, name
+    window.tabs.setCurrentWidget(window.gradients)
+    assert window.gradients.time_map.image.image.shape[1] == len(window.state.records)

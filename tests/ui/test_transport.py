@@ -66,6 +66,17 @@ def test_speed_limit_slows_playback(qtbot, open_window):
     assert 5 <= steps <= 25, steps
 
 
+def test_default_window_is_the_overview(qtbot):
+    from initviz.ui.main_window import MainWindow
+    from initviz.ui.scenarios import default_config
+
+    window = MainWindow(default_config())
+    qtbot.addWidget(window)
+    assert window.tabs.currentWidget() is window.overview
+    assert window.experiment.scenario_box.currentText() == "N(0, 1) + tanh: saturation"
+    assert not window.controller.running  # the engine starts after the window shows (run_app)
+
+
 def test_keyboard_shortcuts(qtbot, open_window):
     window = open_window()
     window.activateWindow()

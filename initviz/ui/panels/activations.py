@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
+
+from initviz.engine.record import StepRecord
 
 from initviz.ui import theme
 from initviz.ui.panels.base import Frame, Panel, fmt, pct
@@ -18,6 +21,8 @@ from initviz.ui.panels.layers import (
     value_ticks,
 )
 
+PAD_BINS = 5  # width of the off-scale bands, in bins
+
 ACTIVATIONS_HELP = (
     "<b>Activations</b>: the distribution of every hidden layer's outputs on the current batch.<br>"
     "Top: all layers at once, one row per layer (layer 1 at the top); darker = more of that layer's "
@@ -27,6 +32,95 @@ ACTIVATIONS_HELP = (
     "<b>Healthy</b>: every row similarly spread, no pile-up at ±1 (saturated tanh/sigmoid), "
     "no single spike (collapsed layer: all units output the same value), no mass off-scale (explosion)."
 )
+
+
+class ActivationHeatmap(LayerHeatmap):
+    """All layers' activation histograms as one image: rows = layers, columns = value bins."""
+
+    def __init__(self, parent: Optional[QtWidgets.QWidget] = None) -> None:
+        super().__init__(parent)
+        self.setToolTip(
+            "All layers at a glance. One row per hidden layer, darker = more of the layer's values.\n"
+            "Saturation: dark at both edges (±1 for tanh). Collapse: one thin dark column near 0.\n"
+            "Explosion: dark in the 'below'/'above' bands; red rows hold Inf/NaN values.\n"
+            "Healthy: a similar smooth spread in every row."
+        )
+        self._ticks_for: Optional[tuple] = None
+        # rows with Inf/NaN values get a red veil: their histogram alone may be empty (NaN is in no bin)
+        self.nonfinite_rows = pg.ImageItem(axisOrder="row-major")
+        self.nonfinite_rows.setZValue(5)
+        self.plotItem.addItem(self.nonfinite_rows)
+        self._edges: list[pg.InfiniteLine] = []
+        for _ in range(2):  # the limits of the plotted range; beyond them: the off-scale bands
+            line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#999999", width=1, style=QtCore.Qt.PenStyle.DotLine))
+            self.plotItem.addItem(line, ignoreBounds=True)
+            self._edges.append(line)
+
+    def draw_record(self, rec: StepRecord, kind: str) -> None:
+        spec = rec.act_spec if kind == "act" else rec.pre_spec
+        hist, under, over = getattr(rec, f"{kind}_hist"), getattr(rec, f"{kind}_under"), getattr(rec, f"{kind}_over")
+        image, x0, x1 = histogram_image(hist, under, over, spec, pad_bins=PAD_BINS)
+        self.set_image(image, x0, x1, (0.0, 1.0))
+        bad = np.asarray(rec.nonfinite) > 0
+        if bad.any():
+            veil = np.zeros((rec.depth, 1, 4), dtype=np.ubyte)
+            veil[bad] = (192, 57, 43, 110)
+            self.nonfinite_rows.setImage(veil, axisOrder="row-major", autoLevels=False)
+            self.nonfinite_rows.setRect(QtCore.QRectF(x0, 0.5, x1 - x0, rec.depth))
+            self.nonfinite_rows.show()
+        else:
+            self.nonfinite_rows.hide()
+        tick_key = (spec, kind)
+        if tick_key != self._ticks_for:
+            self._ticks_for = tick_key
+            self.plotItem.getAxis("bottom").setTicks([value_ticks(spec, pad_bins=PAD_BINS)])
+            self.plotItem.setLabel("bottom", "φ(z)" if kind == "act" else "z (pre-activation)")
+            self._edges[0].setValue(spec.lo)
+            self._edges[1].setValue(spec.hi)
+
+
+class LaneHeatmaps(QtWidgets.QWidget):
+    """One ActivationHeatmap per lane, side by side, each titled with its lane's name.
+
+    ``heatmap`` is lane 1's (the only one for a single run); overlaid heatmaps are not readable.
+    """
+
+    def __init__(self, title: str = "", parent: Optional[QtWidgets.QWidget] = None) -> None:
+        super().__init__(parent)
+        self._title = title
+        self._box = QtWidgets.QHBoxLayout(self)
+        self._box.setContentsMargins(0, 0, 0, 0)
+        self._box.setSpacing(2)
+        self.heatmaps: list[ActivationHeatmap] = [ActivationHeatmap()]
+        self._box.addWidget(self.heatmaps[0])
+        self._names: tuple = ()
+        if title:
+            self.heatmap.plotItem.setTitle(title, size="10pt")
+
+    @property
+    def heatmap(self) -> ActivationHeatmap:
+        return self.heatmaps[0]
+
+    def draw(self, frame: Frame, kind: str) -> None:
+        n = len(frame.lanes)
+        while len(self.heatmaps) > n:
+            h = self.heatmaps.pop()
+            self._box.removeWidget(h)
+            h.setParent(None)
+            h.deleteLater()
+        while len(self.heatmaps) < n:
+            h = ActivationHeatmap()
+            h.plotItem.hideAxis("left")  # the first heatmap names the layers
+            self._box.addWidget(h)
+            self.heatmaps.append(h)
+        names = tuple((lane.name, lane.colour) for lane in frame.lanes)
+        if names != self._names:
+            self._names = names
+            for h, (name, colour) in zip(self.heatmaps, names):
+                title = f"<span style='color:{colour}'>■ {name}</span>" if n > 1 else self._title
+                h.plotItem.setTitle(title or None, size="10pt")
+        for h, lane in zip(self.heatmaps, frame.lanes):
+            h.draw_record(lane.record, kind)
 
 
 class ActivationsPanel(Panel):
@@ -51,20 +145,16 @@ class ActivationsPanel(Panel):
         header.addSpacing(12)
         header.addWidget(self.summary, 1)
 
-        self.heatmap = LayerHeatmap()
-        self.heatmap.setToolTip(
-            "All layers at a glance. One row per hidden layer, darker = more of the layer's values.\n"
-            "Saturation: dark at both edges (±1 for tanh). Collapse: one thin dark column near 0.\n"
-            "Explosion: dark in the 'below'/'above' bands. Healthy: a similar smooth spread in every row."
-        )
-        self.heatmap.setMinimumHeight(150)
+        self.heatmaps = LaneHeatmaps()  # one per lane, side by side; ``heatmap`` is the first lane's
+        self.heatmap = self.heatmaps.heatmap
+        self.heatmaps.setMinimumHeight(150)
         self.grid = LayerHistogramGrid()
         self.grid.setToolTip(
             "One histogram per hidden layer (counts over batch x units), all on the same x-range.\n"
             "sat = share of |tanh| > 0.97 (or sigmoid within 1.5% of 0/1); dead = units off for the whole batch."
         )
         split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
-        split.addWidget(self.heatmap)
+        split.addWidget(self.heatmaps)
         split.addWidget(self.grid)
         split.setChildrenCollapsible(False)
         split.setSizes([380, 520])
@@ -73,7 +163,6 @@ class ActivationsPanel(Panel):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(header)
         layout.addWidget(split, 1)
-        self._ticks_for: Optional[tuple] = None
 
     def set_kind(self, kind: str) -> None:
         """Show "act" (post-activation) or "pre" (pre-activation) values."""
@@ -88,13 +177,7 @@ class ActivationsPanel(Panel):
         k = self.kind
         spec = rec.act_spec if k == "act" else rec.pre_spec
         hist, under, over = getattr(rec, f"{k}_hist"), getattr(rec, f"{k}_under"), getattr(rec, f"{k}_over")
-        image, x0, x1 = histogram_image(hist, under, over, spec)
-        self.heatmap.set_image(image, x0, x1, (0.0, 1.0))
-        tick_key = (spec, k)
-        if tick_key != self._ticks_for:
-            self._ticks_for = tick_key
-            self.heatmap.plotItem.getAxis("bottom").setTicks([value_ticks(spec)])
-            self.heatmap.plotItem.setLabel("bottom", "φ(z)" if k == "act" else "z (pre-activation)")
+        self.heatmaps.draw(frame, k)
         means = rec.act_mean if k == "act" else rec.pre_mean
         stds = rec.act_std if k == "act" else rec.pre_std
         off = off_scale_share(hist, under, over)
@@ -111,9 +194,32 @@ class ActivationsPanel(Panel):
             captions.append(text)
             styles.append(f"color:{theme.BAD_COLOUR}; font-weight:bold;" if bad else f"color:{theme.WARN_COLOUR};" if warn else "")
         hists = [getattr(lane.record, f"{k}_hist") for lane in frame.lanes]
-        self.grid.set_data(spec, hists, [lane.colour for lane in frame.lanes], captions, styles)
+        if len(frame.lanes) > 1:  # the caption compares the lanes: std and saturation of each
+            captions = [
+                f"layer {i + 1}   "
+                + "   ".join(
+                    f"{lane.name}: std {fmt((lane.record.act_std if k == 'act' else lane.record.pre_std)[i], 2)}"
+                    f" sat {pct(lane.record.saturation[i])} dead {pct(lane.record.dead[i])}"
+                    for lane in frame.lanes
+                )
+                for i in range(rec.depth)
+            ]
+        specs = [lane.record.act_spec if k == "act" else lane.record.pre_spec for lane in frame.lanes]
+        self.grid.set_data(
+            spec, hists, [lane.colour for lane in frame.lanes], captions, styles,
+            lane_names=[lane.name for lane in frame.lanes], lane_specs=specs,
+        )
         n_sat = int(np.sum(rec.saturation > 0.5))
         n_dead = int(np.sum(rec.dead > 0.5))
-        self.summary.setText(
-            f"step {rec.step}: {rec.depth} layers; {n_sat} mostly saturated, {n_dead} mostly dead"
-        )
+        if len(frame.lanes) > 1:
+            self.summary.setText(
+                f"step {rec.step}, {rec.depth} layers, mostly saturated / dead: "
+                + "   ".join(
+                    f"{lane.name} {int(np.sum(lane.record.saturation > 0.5))}/{int(np.sum(lane.record.dead > 0.5))}"
+                    for lane in frame.lanes
+                )
+            )
+        else:
+            self.summary.setText(
+                f"step {rec.step}: {rec.depth} layers; {n_sat} mostly saturated, {n_dead} mostly dead"
+            )

@@ -8,12 +8,13 @@ a few hundred points); every statistic comes from the engine's records.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from initviz.engine.config import RunConfig
 from initviz.engine.record import StepRecord
@@ -34,10 +35,14 @@ class Lane:
 
 @dataclass(frozen=True)
 class Frame:
-    """Everything drawn at one GUI tick. Today one lane; later up to four compared side by side."""
+    """Everything drawn at one GUI tick: one to four lanes (runs) compared side by side."""
 
     lanes: tuple[Lane, ...]
     cursor_step: Optional[int] = None  # the scrubbed step; None while following live training
+    # True while training streams frames (playing, or a Step N under way): panels may refresh
+    # their slow, slowly-changing parts less often. The frame that ends a run of steps is False.
+    moving: bool = False
+    grids: tuple = ()  # per lane: the engine's DecisionGrid (2-D data) or None
     series_cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -71,6 +76,20 @@ class Panel(QtWidgets.QWidget):
         super().__init__(parent)
         self.setToolTip(self.help_text)
         self._frame: Optional[Frame] = None
+        self._last_update: dict[str, float] = {}
+
+    def due(self, part: str, frame: Frame, interval: float = 0.15) -> bool:
+        """Whether ``part`` should be redrawn for this frame.
+
+        Always, except while training streams frames: then at most every ``interval`` seconds,
+        which keeps one frame within the GUI's time budget (every ms the GUI thread spends is a
+        ms the training thread waits for the GIL). The resting frame after a run redraws all.
+        """
+        now = time.perf_counter()
+        if frame.moving and now - self._last_update.get(part, 0.0) < interval:
+            return False
+        self._last_update[part] = now
+        return True
 
     def show_frame(self, frame: Frame) -> None:
         """Draw ``frame`` (called by the main window at <= 30 Hz, only while the panel is visible)."""
@@ -149,6 +168,20 @@ def pick_indices(n: int, max_points: int) -> np.ndarray:
     return np.unique(idx)
 
 
+def step_axis_range(records: Sequence[StepRecord]) -> tuple[float, float]:
+    """x-range for plots over steps that grows in jumps (an axis redraw costs GUI time every frame).
+
+    Ends at the next of 1, 2, 2.5, 5 x 10^k above the newest step, with a little margin.
+    """
+    first = float(records[0].step) if records else 0.0
+    last = float(records[-1].step) if records else 1.0
+    span = max(last - first, 10.0) * 1.02
+    k = 10 ** math.floor(math.log10(span))
+    end = first + next(m * k for m in (1, 2, 2.5, 5, 10) if m * k >= span)
+    margin = 0.02 * (end - first)
+    return first - margin, end + margin
+
+
 def fmt(value: float, digits: int = 3) -> str:
     """Short number for captions; 'inf'/'NaN' spelled out."""
     v = float(value)
@@ -183,6 +216,54 @@ class StaticPlot(pg.PlotWidget):
 
     def wheelEvent(self, ev: Any) -> None:  # noqa: N802 - Qt override
         ev.ignore()
+
+
+class PathCurve(QtWidgets.QGraphicsPathItem):
+    """A polyline drawn entirely by Qt in C++ (no Python paint call per frame).
+
+    pyqtgraph's PlotDataItem paints through Python; with dozens of curves per frame that Python
+    time competes with the training thread for the GIL. Used for many-curve views; keeps the
+    plotted arrays as ``xData``/``yData`` like PlotDataItem.
+    """
+
+    def __init__(self, pen: QtGui.QPen, brush: Optional[QtGui.QBrush] = None) -> None:
+        super().__init__()
+        pen = QtGui.QPen(pen)
+        pen.setCosmetic(True)
+        self.setPen(pen)
+        if brush is not None:
+            self.setBrush(brush)
+        self.xData = np.zeros(0)
+        self.yData = np.zeros(0)
+
+    def set_line(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Polyline through the finite (x, y) points; breaks at NaN."""
+        self.xData = np.asarray(x, dtype=np.float64)
+        self.yData = np.asarray(y, dtype=np.float64)
+        ok = np.isfinite(self.xData) & np.isfinite(self.yData)
+        if not ok.any():
+            self.setPath(QtGui.QPainterPath())
+            return
+        if ok.all():
+            self.setPath(pg.arrayToQPath(self.xData, self.yData, connect="all"))
+        else:
+            self.setPath(pg.arrayToQPath(self.xData[ok], self.yData[ok], connect=_breaks(ok)))
+
+    def set_steps(self, edges: np.ndarray, counts: np.ndarray) -> None:
+        """A filled step histogram: counts[i] over [edges[i], edges[i+1]), closed to y = 0."""
+        self.xData = np.asarray(edges, dtype=np.float64)
+        self.yData = np.asarray(counts, dtype=np.float64)
+        xs = np.repeat(self.xData, 2)
+        ys = np.concatenate([[0.0], np.repeat(self.yData, 2), [0.0]])
+        self.setPath(pg.arrayToQPath(xs, ys, connect="all"))
+
+
+def _breaks(ok: np.ndarray) -> np.ndarray:
+    """connect array for the kept points: 0 where the next kept point is not the next sample."""
+    idx = np.flatnonzero(ok)
+    connect = np.ones(len(idx), dtype=np.int32)
+    connect[:-1] = (np.diff(idx) == 1).astype(np.int32)
+    return connect
 
 
 class CursorLines:

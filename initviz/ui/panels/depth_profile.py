@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from initviz.ui import theme
-from initviz.ui.panels.base import Frame, Panel, positive_or_nan, set_curve
+from initviz.ui.panels.base import Frame, Panel, StaticPlot, finite_range, positive_or_nan, set_curve
 
 DEPTH_HELP = (
     "<b>Depth profile</b>: the measured standard deviation of each hidden layer's activations "
@@ -21,8 +21,100 @@ DEPTH_HELP = (
 )
 
 
+class StdProfilePlot(StaticPlot):
+    """Per-layer std, measured (one curve per lane) and predicted at init (dashed)."""
+
+    def __init__(self, parent: Optional[QtWidgets.QWidget] = None) -> None:
+        super().__init__(parent)
+        self.kind = "act"  # "act" or "pre"
+        self.log = True
+        p = self.plotItem
+        p.setLabel("bottom", "layer")
+        p.setLabel("left", "std")
+        p.setLogMode(y=True)
+        p.getAxis("left").enableAutoSIPrefix(False)
+        p.vb.enableAutoRange(enable=False)
+        self.legend = p.addLegend(offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 210))
+        self.theory_curve = pg.PlotDataItem(
+            pen=pg.mkPen(theme.THEORY_COLOUR, width=2.5, style=QtCore.Qt.PenStyle.DashLine), name="predicted at init"
+        )
+        p.addItem(self.theory_curve)
+        self.measured: list[pg.PlotDataItem] = []
+        self.lane_theory: list[pg.PlotDataItem] = []  # lanes 2..n: predicted std, dashed in the lane's colour
+        self._lane_names: tuple = ()
+        self._range: tuple = ()
+        self.setToolTip(
+            "Solid: measured std of each layer's outputs. Dashed orange: predicted at initialisation.\n"
+            "Healthy: flat (the scale survives depth), and on the prediction at step 0."
+        )
+
+    def set_log(self, on: bool) -> None:
+        self.log = on
+        self.plotItem.setLogMode(y=on)
+        self._range = ()
+
+    def draw(self, frame: Frame) -> None:
+        kind = self.kind
+        depth = frame.main.record.depth
+        layers = np.arange(1, depth + 1, dtype=np.float64)
+        names = tuple((lane.name, lane.colour) for lane in frame.lanes)
+        if names != self._lane_names:  # other lanes: new legend entries
+            self._lane_names = names
+            for c in self.measured + self.lane_theory:
+                self.plotItem.removeItem(c)
+            self.measured, self.lane_theory = [], []
+        while len(self.measured) < len(frame.lanes):
+            lane = frame.lanes[len(self.measured)]
+            c = pg.PlotDataItem(
+                pen=pg.mkPen(lane.colour, width=2), symbol="o", symbolSize=7, symbolBrush=lane.colour, symbolPen=None,
+                name=f"measured ({lane.name})" if len(frame.lanes) > 1 else "measured",
+            )
+            self.plotItem.addItem(c)
+            self.measured.append(c)
+        clean = positive_or_nan if self.log else (lambda a: np.asarray(a, dtype=np.float64))
+        shown = []
+        for lane, c in zip(frame.lanes, self.measured):
+            y = clean(lane.record.act_std if kind == "act" else lane.record.pre_std)
+            set_curve(c, layers, y)
+            shown.append(y)
+        theory = frame.main.theory
+        if theory is not None:
+            t = clean(theory.act_std if kind == "act" else theory.pre_std)
+            set_curve(self.theory_curve, layers, t)
+            shown.append(t)
+        else:
+            self.theory_curve.setData([], [])
+        # with lanes: every lane's prediction too, dashed in its colour (lane 1's is the orange one)
+        while len(self.lane_theory) < len(frame.lanes) - 1:
+            lane = frame.lanes[len(self.lane_theory) + 1]
+            c = pg.PlotDataItem(pen=pg.mkPen(lane.colour, width=1.5, style=QtCore.Qt.PenStyle.DashLine))
+            self.plotItem.addItem(c)
+            self.lane_theory.append(c)
+        for lane, c in zip(frame.lanes[1:], self.lane_theory):
+            if lane.theory is None:
+                c.setData([], [])
+                continue
+            t = clean(lane.theory.act_std if kind == "act" else lane.theory.pre_std)
+            set_curve(c, layers, t)
+            shown.append(t)
+        values = np.concatenate([np.ravel(v) for v in shown]) if shown else np.zeros(0)
+        if self.log:
+            logs = np.log10(values[np.isfinite(values)]) if np.isfinite(values).any() else np.zeros(0)
+            # half decades: the axis is rebuilt only when the range really changes
+            if logs.size:
+                y_range = (float(np.floor(2 * logs.min())) / 2 - 0.05, float(np.ceil(2 * logs.max())) / 2 + 0.05)
+            else:
+                y_range = (-1.0, 1.0)
+        else:
+            lo, hi = finite_range(values, (0.0, 1.0))
+            y_range = (min(lo, 0.0), hi * 1.1)
+        if (depth, y_range) != self._range:
+            self._range = (depth, y_range)
+            self.plotItem.vb.setRange(xRange=(0.5, depth + 0.5), yRange=y_range, padding=0)
+
+
 class DepthProfilePanel(Panel):
-    """Per-layer std vs depth, measured against theory."""
+    """Per-layer std vs depth, measured against theory, and the weights' std vs the init formula."""
 
     title = "Depth profile"
     help_text = DEPTH_HELP
@@ -32,7 +124,7 @@ class DepthProfilePanel(Panel):
         self.kind_box = QtWidgets.QComboBox()
         self.kind_box.addItem("std after the activation φ(z)", "act")
         self.kind_box.addItem("std before the activation z", "pre")
-        self.kind_box.currentIndexChanged.connect(self.redraw)
+        self.kind_box.currentIndexChanged.connect(self._kind_changed)
         self.log_box = QtWidgets.QCheckBox("log scale")
         self.log_box.setChecked(True)
         self.log_box.toggled.connect(self._log_toggled)
@@ -41,84 +133,62 @@ class DepthProfilePanel(Panel):
         header.addWidget(self.log_box)
         header.addStretch(1)
 
-        self.view = pg.GraphicsLayoutWidget()
-        self.std_plot = self.view.addPlot(row=0, col=0)
-        self.std_plot.setTitle("activation std per layer: measured vs predicted", size="10pt")
-        self.std_plot.setLabel("bottom", "layer")
-        self.std_plot.setLabel("left", "std")
-        self.std_plot.showGrid(x=False, y=True, alpha=0.3)
-        self.std_plot.setLogMode(y=True)
-        self.legend = self.std_plot.addLegend(offset=(-10, 10))
-        self.theory_curve = pg.PlotDataItem(
-            pen=pg.mkPen(theme.THEORY_COLOUR, width=2.5, style=QtCore.Qt.PenStyle.DashLine), name="predicted at init"
-        )
-        self.std_plot.addItem(self.theory_curve)
-        self.measured: list[pg.PlotDataItem] = []
-
-        self.w_plot = self.view.addPlot(row=1, col=0)
-        self.w_plot.setTitle("weight std per layer: measured vs init formula", size="10pt")
-        self.w_plot.setLabel("bottom", "layer")
-        self.w_plot.setLabel("left", "std(W)")
-        self.w_plot.setLogMode(y=True)
-        self.w_plot.showGrid(x=False, y=True, alpha=0.3)
+        self.std_plot = StdProfilePlot()
+        self.theory_curve = self.std_plot.theory_curve
+        self.w_plot = StaticPlot()
+        w = self.w_plot.plotItem
+        w.setTitle("weight std per layer: measured vs init formula", size="10pt")
+        w.setLabel("bottom", "layer")
+        w.setLabel("left", "std(W)")
+        w.setLogMode(y=True)
+        w.getAxis("left").enableAutoSIPrefix(False)
         self.w_theory = pg.PlotDataItem(pen=pg.mkPen(theme.THEORY_COLOUR, width=2.5, style=QtCore.Qt.PenStyle.DashLine))
-        self.w_plot.addItem(self.w_theory)
+        w.addItem(self.w_theory)
         self.w_measured: list[pg.PlotDataItem] = []
-        self.w_plot.setXLink(self.std_plot)
-        self.view.ci.layout.setRowStretchFactor(0, 3)
-        self.view.ci.layout.setRowStretchFactor(1, 2)
-        self.view.setToolTip(
-            "Solid: measured std per layer. Dashed orange: predicted at initialisation.\n"
-            "Healthy: flat and on the prediction at step 0."
+        self.w_plot.setToolTip(
+            "Solid: the measured std of each layer's weight matrix. Dashed orange: what the init formula gives.\n"
+            "They agree at step 0 (this is how torch's conventions are checked); training moves the weights."
         )
+        split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        split.addWidget(self.std_plot)
+        split.addWidget(self.w_plot)
+        split.setSizes([560, 340])
+        split.setChildrenCollapsible(False)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(header)
-        layout.addWidget(self.view, 1)
+        layout.addWidget(split, 1)
+
+    def _kind_changed(self) -> None:
+        self.std_plot.kind = self.kind_box.currentData()
+        self.redraw()
 
     def _log_toggled(self, on: bool) -> None:
-        self.std_plot.setLogMode(y=on)
+        self.std_plot.set_log(on)
         self.redraw()
 
     def draw(self, frame: Frame) -> None:
-        kind = self.kind_box.currentData()
-        log = self.log_box.isChecked()
+        self.std_plot.draw(frame)
+        kind = "activation" if self.std_plot.kind == "act" else "pre-activation"
+        self.std_plot.plotItem.setTitle(
+            f"{kind} std per layer at step {frame.main.record.step}: measured vs predicted at init", size="10pt"
+        )
         depth = frame.main.record.depth
         layers = np.arange(1, depth + 1, dtype=np.float64)
-        while len(self.measured) < len(frame.lanes):
-            lane = frame.lanes[len(self.measured)]
-            c = pg.PlotDataItem(
-                pen=pg.mkPen(lane.colour, width=2), symbol="o", symbolSize=7, symbolBrush=lane.colour, symbolPen=None,
-                name=f"measured ({lane.name})" if len(frame.lanes) > 1 else "measured",
-            )
-            self.std_plot.addItem(c)
-            self.measured.append(c)
-            w = pg.PlotDataItem(pen=pg.mkPen(lane.colour, width=2), symbol="o", symbolSize=6, symbolBrush=lane.colour, symbolPen=None)
-            self.w_plot.addItem(w)
-            self.w_measured.append(w)
-        clean = positive_or_nan if log else (lambda a: np.asarray(a, dtype=np.float64))
-        for lane, c, w in zip(frame.lanes, self.measured, self.w_measured):
-            rec = lane.record
-            set_curve(c, layers, clean(rec.act_std if kind == "act" else rec.pre_std))
-            set_curve(w, layers, positive_or_nan(rec.weight_std))
-        theory = frame.main.theory
-        if theory is not None:
-            t = theory.act_std if kind == "act" else theory.pre_std
-            set_curve(self.theory_curve, layers, clean(t))
-        else:
-            self.theory_curve.setData([], [])
+        while len(self.w_measured) < len(frame.lanes):
+            colour = frame.lanes[len(self.w_measured)].colour
+            c = pg.PlotDataItem(pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6, symbolBrush=colour, symbolPen=None)
+            self.w_plot.plotItem.addItem(c)
+            self.w_measured.append(c)
+        for lane, c in zip(frame.lanes, self.w_measured):
+            set_curve(c, layers, positive_or_nan(lane.record.weight_std))
         pw = frame.main.predicted_weight_std
         if pw is not None and len(pw) == depth:
             set_curve(self.w_theory, layers, positive_or_nan(pw))
         else:
             self.w_theory.setData([], [])
-        self.std_plot.setXRange(0.5, depth + 0.5, padding=0)
-        self.std_plot.setTitle(
-            f"{'activation' if kind == 'act' else 'pre-activation'} std per layer at step {frame.main.record.step}: "
-            "measured vs predicted at init",
-            size="10pt",
-        )
+        self.w_plot.plotItem.vb.setXRange(0.5, depth + 0.5, padding=0)
 
     def measured_data(self) -> tuple[np.ndarray, np.ndarray]:
         """(layers, std) plotted for lane 0 (tests)."""
-        return self.measured[0].xData, self.measured[0].yData
+        return self.std_plot.measured[0].xData, self.std_plot.measured[0].yData

@@ -21,7 +21,7 @@ from initviz.engine.config import (
     RunConfig,
 )
 from initviz.ui import theme
-from initviz.ui.scenarios import SCENARIOS, Scenario
+from initviz.ui.scenarios import Scenario, all_scenarios, lesson_text
 
 # Which init parameters each scheme uses (the others are hidden).
 SCHEME_PARAMS: dict[str, tuple[str, ...]] = {
@@ -206,6 +206,7 @@ class ExperimentPanel(QtWidgets.QWidget):
     """Edit the run's settings; Apply rebuilds the network. Invalid values say why and block Apply."""
 
     apply_requested = QtCore.Signal(object)  # a validated RunConfig
+    lanes_requested = QtCore.Signal(object, object)  # a comparison scenario: (configs, lane names or None)
 
     def __init__(self, config: RunConfig, parent: Optional[QtWidgets.QWidget] = None) -> None:
         super().__init__(parent)
@@ -216,9 +217,14 @@ class ExperimentPanel(QtWidgets.QWidget):
         self.scenario_box = QtWidgets.QComboBox()
         self.scenario_box.setObjectName("scenario")
         self.scenario_box.addItem("(custom settings)", None)
-        for sc in SCENARIOS:
-            self.scenario_box.addItem(sc.name, sc)
+        for sc in all_scenarios():
+            # comparisons (several lanes side by side) are marked with their lane count
+            self.scenario_box.addItem(f"{sc.title} ({len(sc.lane_configs)} lanes)" if sc.is_comparison else sc.title, sc)
         self.scenario_box.setToolTip("Pick a guided scenario: it sets every field and rebuilds the network.")
+        # long titles must not widen the dock: the box elides, its popup shows them in full
+        self.scenario_box.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.scenario_box.setMinimumContentsLength(18)
+        self.scenario_box.view().setMinimumWidth(self.scenario_box.view().sizeHintForColumn(0) + 24)
         self.scenario_box.activated.connect(self._scenario_chosen)
         self.lesson = QtWidgets.QLabel()
         self.lesson.setWordWrap(True)
@@ -280,9 +286,9 @@ class ExperimentPanel(QtWidgets.QWidget):
     def _match_scenario(self, config: RunConfig) -> None:
         for i in range(1, self.scenario_box.count()):
             sc = self.scenario_box.itemData(i)
-            if dataclasses.replace(sc.config(), device=config.device) == config:
+            if isinstance(sc, Scenario) and dataclasses.replace(sc.config, device=config.device) == config:
                 self.scenario_box.setCurrentIndex(i)
-                self.lesson.setText(sc.lesson)
+                self.lesson.setText(lesson_text(sc))
                 return
         self.scenario_box.setCurrentIndex(0)
         self.lesson.setText("")
@@ -295,9 +301,18 @@ class ExperimentPanel(QtWidgets.QWidget):
                 f.set_value(get_value(config, name))
         self._changed()
 
+    def select_scenario_shown(self, scenario: Scenario) -> None:
+        """Show ``scenario`` as the chosen one (box and lesson text) without applying anything."""
+        i = self.scenario_box.findData(scenario)
+        if i < 0:
+            i = self.scenario_box.findText(scenario.title, QtCore.Qt.MatchFlag.MatchStartsWith)
+        if i >= 0:
+            self.scenario_box.setCurrentIndex(i)
+            self.lesson.setText(lesson_text(scenario))
+
     def select_scenario(self, scenario: Scenario) -> None:
         """Set every field from ``scenario`` and apply it."""
-        i = self.scenario_box.findText(scenario.name)
+        i = self.scenario_box.findText(scenario.title)
         self.scenario_box.setCurrentIndex(i)
         self._scenario_chosen(i)
 
@@ -327,12 +342,22 @@ class ExperimentPanel(QtWidgets.QWidget):
         sc = self.scenario_box.itemData(index)
         if not isinstance(sc, Scenario):
             return
-        cfg = sc.config()
-        cfg = dataclasses.replace(cfg, device=self.applied.device)
+        cfg = dataclasses.replace(sc.config, device=self.applied.device)
+        if sc.is_comparison:
+            # the fields show the first lane's settings; Apply later runs them as one lane
+            lanes = [dataclasses.replace(c, device=self.applied.device) for c in sc.lane_configs]
+            for name, f in self.fields.items():
+                f.set_value(get_value(lanes[0], name))
+            self.applied = lanes[0]
+            self._changed(keep_scenario=True)
+            self.scenario_box.setCurrentIndex(index)
+            self.lesson.setText(lesson_text(sc))
+            self.lanes_requested.emit(lanes, None)
+            return
         for name, f in self.fields.items():
             f.set_value(get_value(cfg, name))
         self._changed(keep_scenario=True)
-        self.lesson.setText(sc.lesson)
+        self.lesson.setText(lesson_text(sc))
         self.apply()
 
     def _visible_names(self) -> set[str]:

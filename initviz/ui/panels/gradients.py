@@ -10,7 +10,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from initviz.ui import theme
-from initviz.ui.panels.base import Frame, Panel, StaticPlot, fmt, positive_or_nan, safe_log10, set_curve
+from initviz.ui.panels.base import Frame, Panel, StaticPlot, fmt, positive_or_nan, safe_log10, set_curve, step_axis_range
 from initviz.ui.panels.layers import LayerHeatmap, LayerHistogramGrid, histogram_image, value_ticks
 
 GRADIENTS_HELP = (
@@ -20,9 +20,68 @@ GRADIENTS_HELP = (
     "layer's outputs), all layers as rows and one histogram per layer.<br>"
     "<b>Healthy</b>: norms within about one order of magnitude across layers and stable over time. "
     "Vanishing: norms falling by orders of magnitude toward the input. Exploding: rising toward the "
-    "input or over time; red points mark layers with Inf/NaN gradients."
+    "input or over time. Grey triangles: exactly 0; red crosses: Inf/NaN."
 )
 MAX_COLUMNS = 400  # columns of the layer x step heatmap
+
+
+class GradNormPlot(StaticPlot):
+    """‖∂L/∂W‖ per layer on a log axis, one curve per lane; zeros and Inf/NaN get markers."""
+
+    def __init__(self, parent: Optional[QtWidgets.QWidget] = None, *, legend: bool = True) -> None:
+        super().__init__(parent)
+        self.setToolTip(
+            "‖∂L/∂W‖ of each hidden layer at this step (log scale). Input side left, output side right.\n"
+            "Healthy: roughly flat. A slope of orders of magnitude = vanishing or exploding gradients.\n"
+            "Grey triangles: exactly 0 (drawn at the bottom). Red crosses: Inf/NaN (drawn at the top)."
+        )
+        p = self.plotItem
+        p.setLogMode(y=True)
+        p.getAxis("left").enableAutoSIPrefix(False)  # "(x0.001)" on a log axis only confuses
+        p.setLabel("bottom", "layer")
+        p.setLabel("left", "‖∂L/∂W‖")
+        p.setTitle("weight-gradient norm per layer", size="10pt")
+        p.vb.enableAutoRange(enable=False)
+        self.curves: list[pg.PlotDataItem] = []
+        self._bad = pg.ScatterPlotItem(symbol="x", size=12, pen=pg.mkPen(theme.BAD_COLOUR, width=2.5), brush=None)
+        self._zero = pg.ScatterPlotItem(symbol="t", size=10, pen=pg.mkPen("#666"), brush=pg.mkBrush("#bbbbbb"))
+        p.addItem(self._bad)
+        p.addItem(self._zero)
+        if legend:
+            box = p.addLegend(offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 210))
+            box.addItem(self._zero, "exactly 0")
+            box.addItem(self._bad, "Inf/NaN")
+        self._range: tuple = ()
+
+    def draw(self, frame: Frame) -> None:
+        rec = frame.main.record
+        depth = rec.depth
+        layers = np.arange(1, depth + 1, dtype=np.float64)
+        while len(self.curves) > len(frame.lanes):
+            self.plotItem.removeItem(self.curves.pop())
+        while len(self.curves) < len(frame.lanes):
+            colour = frame.lanes[len(self.curves)].colour
+            curve = pg.PlotDataItem(pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6, symbolBrush=colour, symbolPen=None)
+            self.plotItem.addItem(curve)
+            self.curves.append(curve)
+        for lane, curve in zip(frame.lanes, self.curves):
+            set_curve(curve, layers, positive_or_nan(lane.record.grad_norm))
+        g = np.asarray(rec.grad_norm, dtype=np.float64)
+        bad = ~np.isfinite(g) | (rec.grad_nonfinite > 0)
+        zero = np.isfinite(g) & (g <= 0)
+        # the range covers every lane; the 0 and Inf/NaN markers are the first lane's
+        logs = safe_log10(np.concatenate([np.ravel(lane.record.grad_norm) for lane in frame.lanes]))
+        logs = logs[np.isfinite(logs)]
+        top = float(np.ceil(logs.max())) if logs.size else 0.0
+        bottom = float(np.floor(logs.min())) - 1.0 if logs.size else -1.0
+        # markers sit in the view's log10 coordinates (scatter items are not log-transformed)
+        self._bad.setData(layers[bad], np.full(int(bad.sum()), top))
+        self._zero.setData(layers[zero], np.full(int(zero.sum()), bottom))
+        # whole decades, so the axis is not rebuilt on every frame
+        y_range = (bottom - 0.3, top + 0.3)
+        if (depth, y_range) != self._range:
+            self._range = (depth, y_range)
+            self.plotItem.vb.setRange(xRange=(0.5, depth + 0.5), yRange=y_range, padding=0)
 
 
 class GradientsPanel(Panel):
@@ -33,25 +92,7 @@ class GradientsPanel(Panel):
 
     def __init__(self, parent: Optional[QtWidgets.QWidget] = None) -> None:
         super().__init__(parent)
-        self.norm_plot = StaticPlot()
-        self.norm_plot.setToolTip(
-            "‖∂L/∂W‖ of each hidden layer at this step (log scale). Input side left, output side right.\n"
-            "Healthy: roughly flat. Orders of magnitude of slope = vanishing or exploding gradients."
-        )
-        p = self.norm_plot.plotItem
-        p.setLogMode(y=True)
-        p.setLabel("bottom", "layer")
-        p.setLabel("left", "‖∂L/∂W‖")
-        p.setTitle("weight-gradient norm per layer", size="10pt")
-        p.showGrid(x=False, y=True, alpha=0.3)
-        self._norm_curves: list[pg.PlotDataItem] = []
-        self._bad_points = pg.ScatterPlotItem(symbol="x", size=12, pen=pg.mkPen(theme.BAD_COLOUR, width=2.5), brush=None)
-        self._zero_points = pg.ScatterPlotItem(symbol="t", size=10, pen=pg.mkPen("#666"), brush=pg.mkBrush("#bbbbbb"))
-        p.addItem(self._bad_points)
-        p.addItem(self._zero_points)
-        legend = p.addLegend(offset=(-10, 10))
-        legend.addItem(self._zero_points, "exactly 0 (drawn at the bottom)")
-        legend.addItem(self._bad_points, "Inf/NaN (drawn at the top)")
+        self.norm_plot = GradNormPlot()
 
         self.time_map = LayerHeatmap(colormap=theme.value_colormap(), colorbar_label="log10 ‖∂L/∂W‖")
         self.time_map.setToolTip(
@@ -70,6 +111,7 @@ class GradientsPanel(Panel):
             "Healthy: rows at similar positions. A drift to the left with depth = vanishing; right = exploding."
         )
         self.hist_map.plotItem.setLabel("bottom", "|∂L/∂h| (log scale)")
+        self.hist_map.plotItem.setTitle("gradient reaching each layer's outputs", size="10pt")
         self.grid = LayerHistogramGrid()
         self.grid.setToolTip("One histogram of log10|∂L/∂h| per layer (the gradient reaching the layer's outputs).")
 
@@ -82,7 +124,6 @@ class GradientsPanel(Panel):
         split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         split.addWidget(top)
         split.addWidget(bottom)
-        split.setChildrenCollapsible(False)
         for s in (top, bottom, split):
             s.setChildrenCollapsible(False)
         split.setSizes([420, 480])
@@ -95,41 +136,23 @@ class GradientsPanel(Panel):
     def draw(self, frame: Frame) -> None:
         rec = frame.main.record
         depth = rec.depth
-        layers = np.arange(1, depth + 1, dtype=np.float64)
-        # norm vs depth, one curve per lane
-        while len(self._norm_curves) < len(frame.lanes):
-            colour = frame.lanes[len(self._norm_curves)].colour
-            curve = pg.PlotDataItem(pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6, symbolBrush=colour, symbolPen=None)
-            self.norm_plot.plotItem.addItem(curve)
-            self._norm_curves.append(curve)
-        for lane, curve in zip(frame.lanes, self._norm_curves):
-            set_curve(curve, layers, positive_or_nan(lane.record.grad_norm))
-        g = np.asarray(rec.grad_norm, dtype=np.float64)
-        bad = ~np.isfinite(g) | (rec.grad_nonfinite > 0)
-        zero = np.isfinite(g) & (g <= 0)
-        logs = positive_or_nan(g)
-        logs = np.log10(logs[np.isfinite(logs)])
-        top = float(logs.max()) if logs.size else 0.0
-        bottom = float(logs.min()) - 1.0 if logs.size else -1.0
-        # markers sit in the view's log10 coordinates (scatter items are not log-transformed)
-        self._bad_points.setData(layers[bad], np.full(int(bad.sum()), top))
-        self._zero_points.setData(layers[zero], np.full(int(zero.sum()), bottom))
-        self.norm_plot.plotItem.vb.setXRange(0.5, depth + 0.5, padding=0)
+        self.norm_plot.draw(frame)
 
-        # layer x step heatmap on a uniform step grid (history is thinned unevenly)
+        # layer x step heatmap on a uniform step grid (the history is thinned unevenly)
         records = frame.main.records
-        if len(records) >= 1:
+        if len(records) >= 1 and self.due("time_map", frame):
             first, last = records[0].step, records[-1].step
             cols = min(len(records), MAX_COLUMNS)
             grid = np.linspace(first, last, cols) if cols > 1 else np.array([float(first)])
             idx = [max(bisect.bisect_right(records, s, key=lambda r: r.step) - 1, 0) for s in grid]
-            data = np.stack([safe_log10(records[i].grad_norm) for i in idx], axis=1)  # (L, cols)
+            data = safe_log10(np.stack([records[i].grad_norm for i in idx], axis=1))  # (L, cols)
             ok = np.isfinite(data)
-            levels = (float(data[ok].min()), float(data[ok].max())) if ok.any() else (-1.0, 1.0)
-            if levels[1] - levels[0] < 1e-6:
-                levels = (levels[0] - 0.5, levels[1] + 0.5)
+            # whole decades: the colour bar's axis is redrawn only when they change
+            levels = (float(np.floor(data[ok].min())), float(np.ceil(data[ok].max()))) if ok.any() else (-1.0, 1.0)
+            if levels[1] - levels[0] < 1:
+                levels = (levels[0] - 1, levels[1] + 1)
             col_w = (last - first) / max(cols - 1, 1) if last > first else 1.0
-            self.time_map.set_image(data, first - col_w / 2, last + col_w / 2, levels)
+            self.time_map.set_image(data, first - col_w / 2, last + col_w / 2, levels, x_view=step_axis_range(records))
         if frame.cursor_step is None:
             self._time_cursor.hide()
         else:
@@ -152,9 +175,17 @@ class GradientsPanel(Panel):
             else:
                 styles.append("")
             captions.append(text)
-        self.grid.set_data(spec, [lane.record.grad_hist for lane in frame.lanes], [lane.colour for lane in frame.lanes], captions, styles)
+        if len(frame.lanes) > 1:  # the caption compares the lanes
+            captions = [
+                f"layer {i + 1}   ‖∂L/∂W‖ " + "   ".join(f"{lane.name}: {fmt(lane.record.grad_norm[i])}" for lane in frame.lanes)
+                for i in range(depth)
+            ]
+        self.grid.set_data(
+            spec, [lane.record.grad_hist for lane in frame.lanes], [lane.colour for lane in frame.lanes], captions, styles,
+            lane_names=[lane.name for lane in frame.lanes], lane_specs=[lane.record.grad_spec for lane in frame.lanes],
+        )
 
     def norm_curve_data(self) -> tuple[np.ndarray, np.ndarray]:
         """(layers, norms) currently plotted for lane 0 (tests)."""
-        c = self._norm_curves[0]
+        c = self.norm_plot.curves[0]
         return c.xData, c.yData

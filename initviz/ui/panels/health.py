@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from initviz.ui import theme
-from initviz.ui.panels.base import CursorLines, Frame, Panel, safe_log10, set_curve
+from initviz.ui.panels.base import CursorLines, Frame, Panel, PathCurve, safe_log10, step_axis_range
 
 HEALTH_HELP = (
     "<b>Health over time</b>, one line per layer (colour: layer 1 dark purple → last layer green).<br>"
@@ -21,6 +21,7 @@ HEALTH_HELP = (
     "update ratio inside the band."
 )
 MAX_POINTS = 400
+ROUND_ROBIN_DEPTH = 16  # from this depth, playback refreshes half the plots per frame
 
 
 class _SeriesPlot:
@@ -30,10 +31,21 @@ class _SeriesPlot:
         self.plot = plot
         self.field = field
         self.log = log
-        self.curves: list[pg.PlotDataItem] = []
+        self.curves: list[PathCurve] = []
+        self._lanes_key: tuple = ()
 
     def update(self, frame: Frame) -> None:
-        steps, values = frame.series(0, self.field, MAX_POINTS)  # (T,), (T, L)
+        if len(frame.lanes) > 1:
+            self._update_lanes(frame)
+            return
+        if self._lanes_key:  # back to one run: per-layer curves again
+            self._lanes_key = ()
+            for c in self.curves:
+                self.plot.removeItem(c)
+            self.curves = []
+        # fewer points per line in deep networks: the cost is layers x points per frame
+        points = min(MAX_POINTS, max(120, 8000 // max(frame.main.record.depth, 1)))
+        steps, values = frame.series(0, self.field, points)  # (T,), (T, L)
         depth = values.shape[1] if values.ndim == 2 else 0
         if depth != len(self.curves):
             for c in self.curves:
@@ -41,12 +53,49 @@ class _SeriesPlot:
             colours = theme.layer_colours(depth)
             self.curves = []
             for i in range(depth):
-                c = pg.PlotDataItem(pen=pg.mkPen(colours[i], width=1.4), name=f"layer {i + 1}")
+                c = PathCurve(pg.mkPen(colours[i], width=1))
                 self.plot.addItem(c)
                 self.curves.append(c)
         for i, c in enumerate(self.curves):
             column = values[:, i]
-            set_curve(c, steps, safe_log10(column) if self.log else column)
+            c.set_line(steps, safe_log10(column) if self.log else column)
+        if self.curves:
+            # PathCurves give pyqtgraph no data bounds: the panel sets the ranges
+            if self.log:
+                v = safe_log10(values)
+                ok = np.isfinite(v)
+                lo, hi = (float(v[ok].min()), float(v[ok].max())) if ok.any() else (-4.0, -2.0)
+                self.plot.setYRange(min(lo, -3.5), max(hi, -2.5), padding=0.05)
+
+
+    def _update_lanes(self, frame: Frame) -> None:
+        """Several lanes: one line per lane (its colour), the mean over the layers."""
+        key = tuple(lane.colour for lane in frame.lanes)
+        if key != self._lanes_key:
+            self._lanes_key = key
+            for c in self.curves:
+                self.plot.removeItem(c)
+            self.curves = []
+            for colour in key:
+                c = PathCurve(pg.mkPen(colour, width=1.5))
+                self.plot.addItem(c)
+                self.curves.append(c)
+        shown = []
+        for n, c in enumerate(self.curves):
+            steps, values = frame.series(n, self.field, MAX_POINTS)  # (T,), (T, L)
+            v = safe_log10(values) if self.log else np.asarray(values, dtype=np.float64)
+            if v.ndim == 2:
+                ok = np.isfinite(v)
+                # mean of the finite layers (log10 fields: the geometric mean); NaN where none is
+                with np.errstate(invalid="ignore"):
+                    v = np.where(ok, v, 0.0).sum(axis=1) / np.where(ok.any(axis=1), ok.sum(axis=1), np.nan)
+            c.set_line(steps, v)
+            shown.append(v)
+        if self.log and shown:
+            v = np.concatenate(shown)
+            ok = np.isfinite(v)
+            lo, hi = (float(v[ok].min()), float(v[ok].max())) if ok.any() else (-4.0, -2.0)
+            self.plot.setYRange(min(lo, -3.5), max(hi, -2.5), padding=0.05)
 
 
 class HealthPanel(Panel):
@@ -72,7 +121,6 @@ class HealthPanel(Panel):
             p = self.view.addPlot(row=n // 2, col=n % 2)
             p.setTitle(title, size="10pt")
             p.setLabel("bottom", "step")
-            p.showGrid(x=True, y=True, alpha=0.25)
             p.setMenuEnabled(False)
             p.hideButtons()
             if yrange is not None:
@@ -92,7 +140,7 @@ class HealthPanel(Panel):
         self.plots = plots
         self.cursors = CursorLines(plots)
         self.view.setToolTip(
-            "Per-layer health over steps (drag to zoom, right-click for options).\n"
+            "Per-layer health over the recorded steps.\n"
             "Healthy: saturation, dead and symmetry near 0; update:data ratio near 1e-3 (green band)."
         )
         layout = QtWidgets.QVBoxLayout(self)
@@ -100,13 +148,37 @@ class HealthPanel(Panel):
         layout.addWidget(self.legend)
         layout.addWidget(self.view, 1)
         self._legend_depth = -1
+        self._x_range = (np.nan, np.nan)
+        self._turn = 0
 
     def draw(self, frame: Frame) -> None:
-        for s in self.series.values():
+        series = list(self.series.values())
+        depth = frame.main.record.depth
+        if frame.moving and depth >= ROUND_ROBIN_DEPTH:
+            # training streams frames of a deep network: refresh two of the four plots per frame
+            # (one from depth 40) so one frame stays within the GUI's time budget
+            share = 4 if depth >= 40 else 2
+            turn = self._turn % share
+            self._turn += 1
+            series = series[turn::share]
+        for s in series:
             s.update(frame)
+        x_range = step_axis_range(frame.main.records)
+        if x_range != self._x_range:
+            self._x_range = x_range
+            self.plots[0].setXRange(*x_range, padding=0)  # the others are linked
         self.cursors.update(frame)
         depth = frame.main.record.depth
-        if depth != self._legend_depth:
+        if len(frame.lanes) > 1:
+            key = tuple(lane.name for lane in frame.lanes)
+            if key != self._legend_depth:
+                self._legend_depth = key
+                self.legend.setText(
+                    "One line per lane, the mean over its layers: "
+                    + "  ".join(f"<span style='color:{lane.colour}'>■ {lane.name}</span>" for lane in frame.lanes)
+                    + ". Green band: update:data ratio 10<sup>-3.5</sup>…10<sup>-2.5</sup>."
+                )
+        elif depth != self._legend_depth:
             self._legend_depth = depth
             cols = theme.layer_colours(depth)
             first, last = cols[0].name(), cols[-1].name()

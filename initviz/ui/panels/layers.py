@@ -7,6 +7,7 @@ fixed minimum height per plot; only the rows on screen are redrawn, the rest whe
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -16,7 +17,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from initviz.engine.record import HistSpec
 from initviz.ui import theme
-from initviz.ui.panels.base import StaticPlot, finite_range
+from initviz.ui.panels.base import PathCurve, StaticPlot, finite_range
 
 ROW_PLOT_HEIGHT = 84  # px of each small histogram: readable, ~8 rows per screen
 MIN_COLUMN_WIDTH = 330  # px; wider panels get two or more columns of small multiples
@@ -53,22 +54,33 @@ class LayerHeatmap(pg.PlotWidget):
     def wheelEvent(self, ev: QtGui.QWheelEvent) -> None:  # noqa: N802 - Qt override
         ev.ignore()
 
-    def set_image(self, data: np.ndarray, x0: float, x1: float, levels: tuple[float, float]) -> None:
-        """Show ``data`` (layers, columns) spanning x0..x1; layer k is centred on y = k."""
+    def set_image(
+        self,
+        data: np.ndarray,
+        x0: float,
+        x1: float,
+        levels: tuple[float, float],
+        x_view: Optional[tuple[float, float]] = None,
+    ) -> None:
+        """Show ``data`` (layers, columns) spanning x0..x1; layer k is centred on y = k.
+
+        ``x_view``: the x-range to show when it differs from the image's (a growing step axis).
+        """
         depth, cols = data.shape
         if cols == 0 or depth == 0:
             self.image.clear()
             return
         self.image.setImage(data, axisOrder="row-major", autoLevels=False, levels=levels)
-        if self.colorbar is not None:
+        if self.colorbar is not None and tuple(self.colorbar.levels()) != tuple(levels):
             self.colorbar.setLevels(levels)
         if x1 <= x0:
             x1 = x0 + 1.0
         self.image.setRect(QtCore.QRectF(x0, 0.5, x1 - x0, depth))
-        if depth != self._depth or (x0, x1) != self._x_range:
+        view = x_view or (x0, x1)
+        if depth != self._depth or view != self._x_range:
             self._depth = depth
-            self._x_range = (x0, x1)
-            self.plotItem.vb.setRange(xRange=(x0, x1), yRange=(0.5, depth + 0.5), padding=0)
+            self._x_range = view
+            self.plotItem.vb.setRange(xRange=view, yRange=(0.5, depth + 0.5), padding=0)
             left = self.plotItem.getAxis("left")
             if depth <= 24:
                 left.setTicks([[(k, str(k)) for k in range(1, depth + 1)]])
@@ -118,13 +130,19 @@ def value_ticks(spec: HistSpec, pad_bins: int = 3, log10_abs: bool = False) -> l
 class _Row:
     widget: QtWidgets.QWidget
     caption: QtWidgets.QLabel
-    plot: StaticPlot
-    curves: list[pg.PlotDataItem]
+    plot: StaticPlot  # lane 0's plot
+    curves: list[PathCurve]  # one per lane; lane k's curve lives in plots[k]
     drawn_version: int = -1
+    plots: list = dataclasses.field(default_factory=list)  # one small plot per lane, side by side
+    strip: Optional[QtWidgets.QHBoxLayout] = None
 
 
 class LayerHistogramGrid(QtWidgets.QScrollArea):
-    """One small histogram per layer, in a scroll area; redraws only the rows on screen."""
+    """One small histogram per layer, in a scroll area; redraws only the rows on screen.
+
+    With several lanes each layer gets one small plot per lane, side by side (one column per
+    lane, named in the header): overlaid histograms would hide each other.
+    """
 
     def __init__(self, parent: Optional[QtWidgets.QWidget] = None, *, x_label: str = "") -> None:
         super().__init__(parent)
@@ -145,6 +163,14 @@ class LayerHistogramGrid(QtWidgets.QScrollArea):
         self._colours: Sequence[str] = ()
         self._captions: Sequence[str] = ()
         self._caption_styles: Sequence[str] = ()
+        self._lane_names: Sequence[str] = ()
+        self._lane_specs: list[HistSpec] = []
+        self._plot_specs: dict[int, HistSpec] = {}  # id(plot) -> the spec its x axis shows
+        self.header = QtWidgets.QWidget(self)
+        self._header_box = QtWidgets.QHBoxLayout(self.header)
+        self._header_box.setContentsMargins(4, 0, 4, 0)
+        self.header_labels: list[QtWidgets.QLabel] = []
+        self.header.hide()
         self.verticalScrollBar().valueChanged.connect(self._draw_visible)
 
     # --- public --------------------------------------------------------------------------
@@ -161,16 +187,24 @@ class LayerHistogramGrid(QtWidgets.QScrollArea):
         caption_styles: Optional[Sequence[str]] = None,
         *,
         draw_all: bool = False,
+        lane_names: Optional[Sequence[str]] = None,
+        lane_specs: Optional[Sequence[HistSpec]] = None,
     ) -> None:
         """New data: ``hists`` holds one (layers, bins) array per lane; draws the visible rows."""
         depth = hists[0].shape[0] if hists else 0
+        lanes_changed = len(hists) != len(self._hists)
+        self._set_header(list(lane_names) if lane_names is not None and len(hists) > 1 else [], colours)
+        self._hists = hists
         self._ensure_rows(depth)
+        if lanes_changed:
+            self._relayout(force=True)
         if spec != self._spec:
             self._spec = spec
             for row in self._rows:
                 self._set_x_range(row.plot, spec)
-        self._hists = hists
+                self._plot_specs[id(row.plot)] = spec
         self._colours = colours
+        self._lane_specs = list(lane_specs) if lane_specs is not None else [spec] * len(hists)
         self._captions = captions
         self._caption_styles = caption_styles or [""] * len(captions)
         self._version += 1
@@ -180,6 +214,33 @@ class LayerHistogramGrid(QtWidgets.QScrollArea):
         """(bin edges, counts) currently plotted for ``layer`` (tests and export)."""
         curve = self._rows[layer].curves[lane]
         return curve.xData, curve.yData
+
+    def lane_plot_count(self, layer: int) -> int:
+        """Small plots drawn for ``layer``: one per lane once the row has been drawn."""
+        return len(self._rows[layer].plots)
+
+    def _set_header(self, names: list[str], colours: Sequence[str]) -> None:
+        """One label per lane over its column (hidden for a single run)."""
+        if list(names) == list(self._lane_names):
+            return
+        self._lane_names = list(names)
+        while self.header_labels:
+            label = self.header_labels.pop()
+            self._header_box.removeWidget(label)
+            label.deleteLater()
+        for i, name in enumerate(names):
+            label = QtWidgets.QLabel(f"<b style='color:{colours[i]}'>■ {name}</b>")
+            label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+            self._header_box.addWidget(label, 1)
+            self.header_labels.append(label)
+        self.header.setVisible(bool(names))
+        self.setViewportMargins(0, self.header.sizeHint().height() if names else 0, 0, 0)
+        self._place_header()
+
+    def _place_header(self) -> None:
+        if self.header.isVisible():
+            h = self.header.sizeHint().height()
+            self.header.setGeometry(self.frameWidth(), self.frameWidth(), self.viewport().width(), h)
 
     def row_caption(self, layer: int) -> str:
         return self._rows[layer].caption.text()
@@ -196,15 +257,7 @@ class LayerHistogramGrid(QtWidgets.QScrollArea):
         else:
             plot.plotItem.getAxis("bottom").setTicks(None)
 
-    def _make_row(self, index: int) -> _Row:
-        widget = QtWidgets.QWidget()
-        box = QtWidgets.QVBoxLayout(widget)
-        box.setContentsMargins(0, 0, 0, 0)
-        box.setSpacing(0)
-        caption = QtWidgets.QLabel(f"layer {index + 1}")
-        caption.setFont(theme.small_font(9.0))
-        caption.setTextFormat(QtCore.Qt.TextFormat.PlainText)
-        caption.setFixedHeight(caption.fontMetrics().height() + 2)
+    def _make_plot(self) -> StaticPlot:
         plot = StaticPlot()
         plot.setMinimumHeight(ROW_PLOT_HEIGHT)
         plot.setMaximumHeight(int(ROW_PLOT_HEIGHT * 1.6))
@@ -215,11 +268,27 @@ class LayerHistogramGrid(QtWidgets.QScrollArea):
         item.getAxis("bottom").setHeight(20)
         item.vb.setYRange(0, 1.0, padding=0.02)
         item.vb.enableAutoRange(enable=False)
-        box.addWidget(caption)
-        box.addWidget(plot)
         if self._spec is not None:
             self._set_x_range(plot, self._spec)
-        return _Row(widget, caption, plot, [])
+        return plot
+
+    def _make_row(self, index: int) -> _Row:
+        widget = QtWidgets.QWidget()
+        box = QtWidgets.QVBoxLayout(widget)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(0)
+        caption = QtWidgets.QLabel(f"layer {index + 1}")
+        caption.setFont(theme.small_font(9.0))
+        caption.setTextFormat(QtCore.Qt.TextFormat.PlainText)
+        caption.setFixedHeight(caption.fontMetrics().height() + 2)
+        plot = self._make_plot()
+        strip = QtWidgets.QHBoxLayout()
+        strip.setContentsMargins(0, 0, 0, 0)
+        strip.setSpacing(6)
+        strip.addWidget(plot)
+        box.addWidget(caption)
+        box.addLayout(strip)
+        return _Row(widget, caption, plot, [], plots=[plot], strip=strip)
 
     def _ensure_rows(self, depth: int) -> None:
         if depth == len(self._rows):
@@ -234,7 +303,8 @@ class LayerHistogramGrid(QtWidgets.QScrollArea):
         self._relayout(force=True)
 
     def _relayout(self, force: bool = False) -> None:
-        columns = max(1, self.viewport().width() // MIN_COLUMN_WIDTH) if len(self._rows) > 1 else 1
+        lanes = max(1, len(self._hists))
+        columns = max(1, self.viewport().width() // (MIN_COLUMN_WIDTH * lanes)) if len(self._rows) > 1 else 1
         columns = min(columns, max(1, len(self._rows)))
         if columns == self._columns and not force:
             return
@@ -243,12 +313,15 @@ class LayerHistogramGrid(QtWidgets.QScrollArea):
             self._grid.removeWidget(row.widget)
         for i, row in enumerate(self._rows):
             self._grid.addWidget(row.widget, i // columns, i % columns)
+            row.widget.show()  # now, not at the next event loop pass, so visibility is known at once
         for c in range(4):
             self._grid.setColumnStretch(c, 1 if c < columns else 0)
-        self._grid.setRowStretch(self._grid.rowCount(), 0)
+        self._grid.activate()
+        QtCore.QTimer.singleShot(0, self._draw_visible)
 
     def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(ev)
+        self._place_header()
         self._relayout()
         QtCore.QTimer.singleShot(0, self._draw_visible)
 
@@ -267,35 +340,48 @@ class LayerHistogramGrid(QtWidgets.QScrollArea):
                 continue
             self._draw_row(i, row, edges)
 
+    def _ensure_lane_plots(self, row: _Row, lanes: int) -> None:
+        """One small plot per lane in the row (the first is ``row.plot``)."""
+        while len(row.plots) > max(lanes, 1):
+            plot = row.plots.pop()
+            row.strip.removeWidget(plot)
+            plot.setParent(None)
+            plot.deleteLater()
+        while len(row.plots) < lanes:
+            plot = self._make_plot()
+            row.strip.addWidget(plot)
+            row.plots.append(plot)
+
     def _draw_row(self, i: int, row: _Row, edges: np.ndarray) -> None:
+        while len(row.curves) > len(self._hists):
+            curve = row.curves.pop()
+            row.plots[len(row.curves)].removeItem(curve)
+        self._ensure_lane_plots(row, len(self._hists))
+        for lane, curve in enumerate(row.curves):
+            if curve.pen().color() != QtGui.QColor(self._colours[lane]):  # a new run: lane colours may differ
+                curve.setPen(pg.mkPen(self._colours[lane], width=1))
         while len(row.curves) < len(self._hists):
             lane = len(row.curves)
             colour = QtGui.QColor(self._colours[lane])
             fill = QtGui.QColor(colour)
             fill.setAlpha(110)
-            curve = pg.PlotDataItem(
-                stepMode="center",
-                fillLevel=0 if lane == 0 else None,
-                brush=fill if lane == 0 else None,
-                pen=pg.mkPen(colour, width=1 if lane == 0 else 1.5),
-                antialias=False,  # axis-aligned steps: antialiasing only costs paint time
-            )
-            row.plot.addItem(curve)
+            curve = PathCurve(pg.mkPen(colour, width=1), QtGui.QBrush(fill))
+            row.plots[lane].addItem(curve)
             row.curves.append(curve)
-        while len(row.curves) > len(self._hists):
-            row.plot.removeItem(row.curves.pop())
-        peak = 1.0
         for lane, hist in enumerate(self._hists):
             counts = np.asarray(hist[i], dtype=np.float64)
             if not np.isfinite(counts).all():
                 counts = np.nan_to_num(counts, nan=0.0, posinf=0.0, neginf=0.0)
-            peak = max(peak, float(counts.max()) if counts.size else 1.0)
-            row.curves[lane].setData(edges, counts)
-        # the plotted data stay the record's counts; a transform scales them to the fixed 0..1 view
-        # (cheaper than re-ranging the view, which redoes the axes every frame)
-        scale = QtGui.QTransform.fromScale(1.0, 1.0 / peak)
-        for curve in row.curves:
-            curve.setTransform(scale)
+            spec = self._lane_specs[lane] if lane < len(self._lane_specs) else self._spec
+            plot = row.plots[lane]
+            if self._plot_specs.get(id(plot)) != spec:  # each lane's histogram has its own range
+                self._plot_specs[id(plot)] = spec
+                self._set_x_range(plot, spec)
+            row.curves[lane].set_steps(spec.edges if lane else edges, counts)
+            # the plotted data stay the record's counts; a transform scales them to the fixed 0..1
+            # view (cheaper than re-ranging the view, which redoes the axes every frame)
+            peak = max(1.0, float(counts.max()) if counts.size else 1.0)
+            row.curves[lane].setTransform(QtGui.QTransform.fromScale(1.0, 1.0 / peak))
         if row.caption.text() != self._captions[i]:
             row.caption.setText(self._captions[i])
         style = self._caption_styles[i]

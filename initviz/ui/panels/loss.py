@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6 import QtWidgets
 
 from initviz.ui import theme
-from initviz.ui.panels.base import CursorLines, Frame, Panel, fmt, positive_or_nan, set_curve
+from initviz.ui.panels.base import CursorLines, Frame, Panel, fmt, positive_or_nan, set_curve, step_axis_range
 
 LOSS_HELP = (
     "<b>Loss and accuracy</b> over the recorded steps. Top: training loss on each batch (log scale). "
@@ -21,53 +21,58 @@ LOSS_HELP = (
 MAX_POINTS = 1500
 
 
-class LossPanel(Panel):
-    """Training loss, training accuracy and test accuracy over steps."""
+class LossView(pg.GraphicsLayoutWidget):
+    """Loss (log scale) above accuracy (train line, test points), linked step axes."""
 
-    title = "Loss & accuracy"
-    help_text = LOSS_HELP
-
-    def __init__(self, parent: Optional[QtWidgets.QWidget] = None) -> None:
+    def __init__(self, parent: Optional[QtWidgets.QWidget] = None, *, accuracy_height: float = 1.0) -> None:
         super().__init__(parent)
-        self.view = pg.GraphicsLayoutWidget()
-        self.loss_plot = self.view.addPlot(row=0, col=0)
+        self.loss_plot = self.addPlot(row=0, col=0)
         self.loss_plot.setTitle("training loss", size="10pt")
         self.loss_plot.setLogMode(y=True)
+        self.loss_plot.getAxis("left").enableAutoSIPrefix(False)
         self.loss_plot.setLabel("left", "loss")
-        self.loss_plot.showGrid(x=True, y=True, alpha=0.25)
-        self.acc_plot = self.view.addPlot(row=1, col=0)
+        self.acc_plot = self.addPlot(row=1, col=0)
         self.acc_plot.setTitle("accuracy", size="10pt")
         self.acc_plot.setLabel("bottom", "step")
         self.acc_plot.setLabel("left", "accuracy")
         self.acc_plot.setYRange(0, 1, padding=0.03)
         self.acc_plot.vb.enableAutoRange(axis="y", enable=False)
-        self.acc_plot.showGrid(x=True, y=True, alpha=0.25)
         self.acc_plot.setXLink(self.loss_plot)
-        self.legend = self.acc_plot.addLegend(offset=(-10, -10))
+        self.ci.layout.setRowStretchFactor(0, 2)
+        self.ci.layout.setRowStretchFactor(1, max(1, int(2 * accuracy_height)))
+        for p in (self.loss_plot, self.acc_plot):
+            p.setMenuEnabled(False)
+            p.hideButtons()
+        self.legend = self.acc_plot.addLegend(offset=(-10, -10), brush=pg.mkBrush(255, 255, 255, 210))
         self.loss_curves: list[pg.PlotDataItem] = []
         self.acc_curves: list[pg.PlotDataItem] = []
         self.test_points: list[pg.PlotDataItem] = []
         self.cursors = CursorLines([self.loss_plot, self.acc_plot])
-        self.view.setToolTip("Loss (log scale) and accuracy over steps; points = test accuracy.\nHealthy: loss falls, accuracy rises.")
-        self.readout = QtWidgets.QLabel()
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.readout)
-        layout.addWidget(self.view, 1)
+        self._x_range = (np.nan, np.nan)
+        self.setToolTip("Loss (log scale) and accuracy over steps; points = test accuracy.\nHealthy: loss falls, accuracy rises.")
 
     def draw(self, frame: Frame) -> None:
         many = len(frame.lanes) > 1
+        key = tuple((lane.name, lane.colour) for lane in frame.lanes)
+        if key != getattr(self, "_lanes_key", key):  # other lanes (a new scenario, an opened run)
+            for plot, items in ((self.loss_plot, self.loss_curves), (self.acc_plot, self.acc_curves + self.test_points)):
+                for item in items:
+                    plot.removeItem(item)
+            self.loss_curves, self.acc_curves, self.test_points = [], [], []
+        self._lanes_key = key
         while len(self.loss_curves) < len(frame.lanes):
             lane = frame.lanes[len(self.loss_curves)]
-            suffix = f" ({lane.name})" if many else ""
-            self.loss_curves.append(self.loss_plot.plot(pen=pg.mkPen(lane.colour, width=1.8)))
-            self.acc_curves.append(self.acc_plot.plot(pen=pg.mkPen(lane.colour, width=1.8), name="train batch" + suffix))
+            # 1 px pens: wider antialiased strokes of noisy curves cost several ms per paint
+            self.loss_curves.append(self.loss_plot.plot(pen=pg.mkPen(lane.colour, width=1)))
+            self.acc_curves.append(self.acc_plot.plot(pen=pg.mkPen(lane.colour, width=1), name=lane.name if many else "train batch"))
             self.test_points.append(
                 self.acc_plot.plot(
-                    pen=None, symbol="o", symbolSize=7, symbolBrush=theme.THEORY_COLOUR, symbolPen=pg.mkPen("w"), name="test" + suffix
+                    pen=None, symbol="o", symbolSize=7, symbolBrush=theme.THEORY_COLOUR, symbolPen=pg.mkPen("w"),
+                    # with lanes, one legend entry for the test points (the first lane's) keeps the legend readable
+                    name=("test (dots)" if many else "test") if len(self.test_points) == 0 else None,
                 )
             )
-        for n, lane in enumerate(frame.lanes):
+        for n in range(len(frame.lanes)):
             steps, loss = frame.series(n, "loss", MAX_POINTS)
             _, acc = frame.series(n, "accuracy", MAX_POINTS)
             _, test = frame.series(n, "test_accuracy", MAX_POINTS)
@@ -76,13 +81,43 @@ class LossPanel(Panel):
             ok = np.isfinite(test)
             self.test_points[n].setData(steps[ok], test[ok])
         self.cursors.update(frame)
-        rec = frame.main.record
-        test_txt = ""
-        records = frame.main.records
-        for k, r in enumerate(reversed(records)):
-            if k > 3000:  # test accuracy is measured every few steps; do not walk a huge history
-                break
-            if r.step <= rec.step and np.isfinite(r.test_accuracy):
-                test_txt = f"   test accuracy {fmt(r.test_accuracy)} (step {r.step})"
-                break
-        self.readout.setText(f"step {rec.step}:   loss {fmt(rec.loss, 4)}   batch accuracy {fmt(rec.accuracy)}{test_txt}")
+        x_range = step_axis_range(frame.main.records)
+        if x_range != self._x_range:
+            self._x_range = x_range
+            self.loss_plot.setXRange(*x_range, padding=0)  # the accuracy plot is linked
+
+
+class LossPanel(Panel):
+    """Training loss, training accuracy and test accuracy over steps."""
+
+    title = "Loss & accuracy"
+    help_text = LOSS_HELP
+
+    def __init__(self, parent: Optional[QtWidgets.QWidget] = None) -> None:
+        super().__init__(parent)
+        self.view = LossView()
+        self.loss_plot, self.acc_plot = self.view.loss_plot, self.view.acc_plot
+        self.loss_curves, self.acc_curves, self.test_points = self.view.loss_curves, self.view.acc_curves, self.view.test_points
+        self.cursors = self.view.cursors
+        self.readout = QtWidgets.QLabel()
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.readout)
+        layout.addWidget(self.view, 1)
+
+    def draw(self, frame: Frame) -> None:
+        self.view.draw(frame)
+        self.readout.setText(loss_readout(frame))
+
+
+def loss_readout(frame: Frame) -> str:
+    """'step k: loss ... batch accuracy ... test accuracy ... (step j)' for the record on screen."""
+    rec = frame.main.record
+    test_txt = ""
+    for k, r in enumerate(reversed(frame.main.records)):
+        if k > 3000:  # test accuracy is measured every few steps; do not walk a huge history
+            break
+        if r.step <= rec.step and np.isfinite(r.test_accuracy):
+            test_txt = f"   test accuracy {fmt(r.test_accuracy)} (step {r.step})"
+            break
+    return f"step {rec.step}:   loss {fmt(rec.loss, 4)}   batch accuracy {fmt(rec.accuracy)}{test_txt}"

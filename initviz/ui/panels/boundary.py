@@ -1,0 +1,140 @@
+"""Decision boundary: what each lane's network predicts over the 2-D input plane.
+
+The worker computes the grid (``Trainer.decision_grid``) at most twice a second while training
+runs and publishes it with the state; this panel only colours it: hue = predicted class,
+opacity = the network's confidence. One small plot per lane, training points on top.
+Not available for data that is not 2-D (digits).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from initviz.ui.panels.base import Frame, Panel
+
+# class colours (RGB); the training points use the same hues, darker
+CLASS_COLOURS = np.array(
+    [(31, 95, 168), (214, 120, 30), (46, 139, 58), (192, 57, 43), (123, 63, 160), (140, 86, 75), (227, 119, 194), (90, 90, 90)],
+    dtype=np.float64,
+)
+
+
+NOT_AVAILABLE = (
+    "Not available: the decision boundary is drawn for 2-D datasets only (spirals, moons, circles…); "
+    "this run's inputs have more than two features."
+)
+
+
+def boundary_image(classes: np.ndarray, confidence: np.ndarray, n_classes: int) -> np.ndarray:
+    """(res, res, 4) uint8 RGBA: colour of the predicted class, alpha rising with confidence."""
+    cls = np.clip(np.asarray(classes, dtype=np.int64), 0, len(CLASS_COLOURS) - 1)
+    conf = np.nan_to_num(np.asarray(confidence, dtype=np.float64), nan=0.0)
+    chance = 1.0 / max(n_classes, 1)
+    # chance-level confidence -> nearly transparent; certain -> strong colour
+    alpha = np.clip((conf - chance) / max(1.0 - chance, 1e-9), 0.0, 1.0) * 0.75 + 0.1
+    img = np.empty(cls.shape + (4,), dtype=np.uint8)
+    img[..., :3] = CLASS_COLOURS[cls].astype(np.uint8)
+    img[..., 3] = (alpha * 255).astype(np.uint8)
+    return img
+
+
+class _LanePlot:
+    """One lane's plot: the class image and the training points (items made once)."""
+
+    def __init__(self, plot: pg.PlotItem) -> None:
+        self.plot = plot
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.vb.setMouseEnabled(x=False, y=False)
+        plot.setAspectLocked(True)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        plot.addItem(self.image)
+        # one scatter per class, one brush each (per-point brushes are slow in pyqtgraph)
+        self.class_points: list[pg.ScatterPlotItem] = []
+        self._points_key: Any = None
+
+    @property
+    def point_count(self) -> int:
+        """Training points drawn (tests)."""
+        return sum(len(item.data) for item in self.class_points)
+        self.grid: Any = None
+
+    def set_grid(self, grid: Any, title: str, colour: str) -> None:
+        self.grid = grid
+        self.plot.setTitle(f"<span style='color:{colour}'>■</span> {title}", size="10pt")
+        if grid is None:
+            self.image.clear()
+            return
+        img = boundary_image(grid.classes, grid.confidence, grid.n_classes)
+        self.image.setImage(img, autoLevels=False, levels=(0, 255))
+        (x0, x1), (y0, y1) = grid.x_range, grid.y_range
+        self.image.setRect(QtCore.QRectF(x0, y0, x1 - x0, y1 - y0))
+        key = (grid.points.shape, float(grid.points.sum()))
+        if key != self._points_key:
+            self._points_key = key
+            labels = np.clip(grid.labels.astype(np.int64), 0, len(CLASS_COLOURS) - 1)
+            while len(self.class_points) < grid.n_classes:
+                c = len(self.class_points)
+                item = pg.ScatterPlotItem(
+                    size=4, pen=pg.mkPen(255, 255, 255, 160, width=0.5), brush=pg.mkBrush(*(CLASS_COLOURS[c % len(CLASS_COLOURS)] * 0.7).astype(int), 230)
+                )
+                item.setZValue(5)
+                self.plot.addItem(item)
+                self.class_points.append(item)
+            for c, item in enumerate(self.class_points):
+                mine = labels == c
+                item.setData(x=np.asarray(grid.points[mine, 0], dtype=np.float64), y=np.asarray(grid.points[mine, 1], dtype=np.float64))
+            self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+
+
+class BoundaryPanel(Panel):
+    title = "Decision boundary"
+    help_text = (
+        "<b>Decision boundary</b> (2-D datasets only): the class each lane's network predicts at every "
+        "point of the input plane. Colour = predicted class, strength = confidence; dots = training data.<br>"
+        "<b>Healthy</b>: the boundary bends to follow the data within a few hundred steps. "
+        "<b>Broken</b>: one class everywhere (the signal died) or a boundary that never moves. "
+        "Refreshed about twice a second while training runs."
+    )
+
+    def __init__(self, parent: Optional[QtWidgets.QWidget] = None) -> None:
+        super().__init__(parent)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.unavailable = QtWidgets.QLabel(NOT_AVAILABLE)
+        self.unavailable.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.unavailable.setWordWrap(True)
+        self.unavailable.hide()
+        self.view = pg.GraphicsLayoutWidget()
+        self.view.setBackground("w")
+        lay.addWidget(self.unavailable)
+        lay.addWidget(self.view, 1)
+        self.plots: list[_LanePlot] = []
+
+    def draw(self, frame: Frame) -> None:
+        if not frame.grids:  # the worker computes them once this tab is shown
+            self.unavailable.setText("Computing the decision boundary…")
+            self.unavailable.setVisible(True)
+            self.view.setVisible(False)
+            return
+        grids = tuple(frame.grids) + (None,) * (len(frame.lanes) - len(frame.grids))
+        if not any(g is not None for g in grids):
+            self.unavailable.setText(NOT_AVAILABLE)
+            self.unavailable.setVisible(True)
+            self.view.setVisible(False)
+            return
+        self.unavailable.setVisible(False)
+        self.view.setVisible(True)
+        if not self.due("boundary", frame, interval=0.5):
+            return
+        while len(self.plots) > len(frame.lanes):
+            self.view.removeItem(self.plots.pop().plot)
+        while len(self.plots) < len(frame.lanes):
+            self.plots.append(_LanePlot(self.view.addPlot(row=0, col=len(self.plots))))
+        for lp, lane, grid in zip(self.plots, frame.lanes, grids):
+            step = f" (step {grid.step})" if grid is not None else ""
+            lp.set_grid(grid, f"{lane.name}{step}", lane.colour)

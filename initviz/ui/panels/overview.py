@@ -1,0 +1,63 @@
+"""Overview: the four views that tell most stories at once (activations, gradients, depth, loss)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6 import QtCore, QtWidgets
+
+from initviz.ui.panels.activations import LaneHeatmaps
+from initviz.ui.panels.base import Frame, Panel
+from initviz.ui.panels.depth_profile import StdProfilePlot
+from initviz.ui.panels.gradients import GradNormPlot
+from initviz.ui.panels.loss import LossView, loss_readout
+
+OVERVIEW_HELP = (
+    "<b>Overview</b>: top left, the activations of every layer (one row per layer, darker = more "
+    "values); top right, each layer's weight-gradient norm (log scale); bottom left, each layer's "
+    "activation std measured against the prediction at init; bottom right, loss and accuracy.<br>"
+    "<b>Healthy</b>: rows of the heatmap alike, gradient norms within about a decade of each other, a "
+    "flat std profile on its prediction, loss falling. The other tabs show each view in detail."
+)
+
+
+class OverviewPanel(Panel):
+    """A 2 x 2 dashboard of compact views; each has its own tooltip."""
+
+    title = "Overview"
+    help_text = OVERVIEW_HELP
+
+    def __init__(self, parent: Optional[QtWidgets.QWidget] = None) -> None:
+        super().__init__(parent)
+        # one heatmap per lane, side by side; ``heatmap`` is the first lane's
+        self.heatmaps = LaneHeatmaps("activations of every layer (after φ)")
+        self.heatmap = self.heatmaps.heatmap
+        self.grad_plot = GradNormPlot()
+        self.std_plot = StdProfilePlot()
+        self.std_plot.plotItem.setTitle("activation std per layer: measured vs predicted at init", size="10pt")
+        self.loss_view = LossView(accuracy_height=0.6)
+        self.readout = QtWidgets.QLabel()
+        top = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        top.addWidget(self.heatmaps)
+        top.addWidget(self.grad_plot)
+        bottom = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        bottom.addWidget(self.std_plot)
+        bottom.addWidget(self.loss_view)
+        split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        split.addWidget(top)
+        split.addWidget(bottom)
+        for s in (top, bottom, split):
+            s.setChildrenCollapsible(False)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.readout)
+        layout.addWidget(split, 1)
+
+    def draw(self, frame: Frame) -> None:
+        if len(frame.lanes) == 1 or self.due("heatmaps", frame):  # several lanes: a few times a second while training
+            self.heatmaps.draw(frame, "act")
+        self.grad_plot.draw(frame)
+        self.std_plot.draw(frame)
+        if self.due("loss", frame):
+            self.loss_view.draw(frame)
+        self.readout.setText(loss_readout(frame))

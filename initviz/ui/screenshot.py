@@ -1,0 +1,72 @@
+"""Save a screenshot of the real window after playing a scenario for a few seconds (README image).
+
+    xvfb-run -s "-screen 0 1600x1000x24" python -m initviz.ui.screenshot resources/screenshot.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Optional
+
+from PySide6 import QtCore, QtWidgets
+
+
+def _pump(seconds: float) -> None:
+    loop = QtCore.QEventLoop()
+    QtCore.QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("out", help="PNG file to write")
+    parser.add_argument("--seconds", type=float, default=4.0, help="how long to play before the shot")
+    parser.add_argument("--steps", type=int, default=0, help="instead of --seconds: play until this step")
+    parser.add_argument("--tab", type=int, default=0, help="panel tab to show (0 = Activations)")
+    parser.add_argument("--size", default="1600x1000", help="window size WxH")
+    parser.add_argument("--scenario", default=None, help="scenario id (default: the app's default)")
+    parser.add_argument("--depth", type=int, default=None, help="override the scenario's depth")
+    args = parser.parse_args(argv)
+
+    from initviz.ui.main_window import MainWindow
+    from initviz.ui.scenarios import default_config
+    from initviz.ui.theme import apply_theme
+
+    _app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])  # kept alive
+    apply_theme()
+    w, h = (int(v) for v in args.size.split("x"))
+    config = default_config()
+    if args.scenario:
+        from initviz.engine.scenarios import get_scenario
+
+        config = get_scenario(args.scenario).config
+    if args.depth:
+        config = config.replace(depth=args.depth)
+    window = MainWindow(config)
+    window.resize(w, h)
+    window.show()
+    window.start_engine()
+    t0 = time.perf_counter()
+    while window.shown_record is None and time.perf_counter() - t0 < 120:
+        _pump(0.1)
+    window.tabs.setCurrentIndex(args.tab)
+    window.controller.play()
+    if args.steps:
+        while window.state.step_count < args.steps:
+            _pump(0.2)
+    else:
+        _pump(args.seconds)
+    window.controller.pause()
+    _pump(0.5)
+    window.redraw()
+    _pump(0.2)
+    ok = window.grab().save(args.out)
+    print(f"{'saved' if ok else 'FAILED to save'} {args.out} at step {window.state.step_count}")
+    window.close()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""Lanes in the window: several runs side by side, stepped together, saved and opened."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6 import QtWidgets
+
+from initviz.engine.config import RunConfig
+from initviz.engine.lanes import compare_configs
+
+BUILD_TIMEOUT_MS = 60_000  # the first build imports torch in the worker
+
+BASE = RunConfig(depth=4, width=16, batch_size=32, activation="tanh", dataset="spirals", test_every=5)
+SCHEMES = ("zeros", "normal", "xavier_normal", "kaiming_normal")
+
+
+@pytest.fixture
+def lanes_window(qtbot):
+    """The real window on four small lanes (one per classic init), first records drawn."""
+    from initviz.ui.main_window import MainWindow
+    from initviz.ui.theme import apply_theme
+
+    def _open(tab: str = "activations", schemes: tuple[str, ...] = SCHEMES):
+        apply_theme()
+        configs = compare_configs(BASE, schemes)
+        window = MainWindow(configs[0], lanes=configs)
+        window.tabs.setCurrentWidget(getattr(window, tab))
+        qtbot.addWidget(window)
+        window.resize(1400, 900)
+        window.show()
+        qtbot.waitExposed(window)
+        window.start_engine()
+        qtbot.waitUntil(lambda: window.shown_record is not None, timeout=BUILD_TIMEOUT_MS)
+        return window
+
+    return _open
+
+
+def _steps(window) -> list[int]:
+    return [r.step for r in window.state.lane_latest]
+
+
+def test_four_lanes_show_side_by_side(qtbot, lanes_window):
+    window = lanes_window()
+    names = window.state.names
+    assert len(names) == 4 and len(set(names)) == 4
+    assert window.state.grids == ()  # decision boundaries cost a forward pass: only while their tab shows
+    grid = window.activations.grid
+    qtbot.waitUntil(lambda: grid.lane_plot_count(0) == 4, timeout=5_000)
+    # one histogram column per lane, headed by the lane's name, each showing its own lane
+    assert [lbl.text().split("■ ")[1].removesuffix("</b>") for lbl in grid.header_labels] == list(names)
+    for lane, rec in enumerate(window.state.lane_latest):
+        np.testing.assert_array_equal(grid.row_curve_data(0, lane)[1], rec.act_hist[0])
+    # one loss curve per lane, in the lanes' colours
+    window.tabs.setCurrentWidget(window.loss)
+    qtbot.waitUntil(lambda: len(window.loss.loss_curves) == 4, timeout=5_000)
+    legend = [label.text for _, label in window.loss.acc_plot.legend.items]
+    for name in names:
+        assert any(name in text for text in legend), name
+
+
+def test_stepping_moves_every_lane_in_lockstep(qtbot, lanes_window):
+    window = lanes_window(tab="depth_profile")
+    window.step_n_box.setValue(7)
+    window.step_n_action.trigger()
+    qtbot.waitUntil(lambda: _steps(window) == [7] * 4 and not window.state.pending_steps, timeout=20_000)
+    qtbot.waitUntil(lambda: window.shown_record.step == 7, timeout=5_000)
+    # every lane's history has the same steps; the depth profile shows one measured curve per lane
+    assert len({tuple(r.step for r in recs) for recs in window.state.lane_records}) == 1
+    profile = window.depth_profile.std_plot
+    assert len(profile.measured) == 4 and len(profile.lane_theory) == 3
+    for curve, rec in list(zip(profile.measured, window.state.lane_latest))[1:]:  # zeros: nothing on a log axis
+        np.testing.assert_allclose(curve.yData, rec.act_std)
+    for curve, theory in zip(profile.lane_theory, window.state.lane_theory[1:]):
+        np.testing.assert_allclose(curve.yData, np.where(theory.act_std > 0, theory.act_std, np.nan))
+    # zeros and N(0, 1) really are different runs
+    a, b = window.state.lane_latest[0], window.state.lane_latest[1]
+    assert not np.array_equal(a.act_std, b.act_std)
+
+
+def test_scrub_shows_the_older_step_in_every_lane(qtbot, lanes_window):
+    window = lanes_window()
+    window.step_n_box.setValue(10)
+    window.step_n_action.trigger()
+    qtbot.waitUntil(lambda: _steps(window) == [10] * 4 and not window.state.pending_steps, timeout=20_000)
+    window.scrub_to(5)
+    frame = window.current_frame()
+    assert [lane.record.step for lane in frame.lanes] == [5] * 4
+    grid = window.activations.grid
+    for lane, recs in enumerate(window.state.lane_records):
+        old = next(r for r in recs if r.step == 5)
+        np.testing.assert_array_equal(grid.row_curve_data(0, lane)[1], old.act_hist[0])
+
+
+def test_save_then_open_restores_the_lanes(qtbot, lanes_window, tmp_path, monkeypatch):
+    window = lanes_window(schemes=("normal", "xavier_normal"))
+    window.step_n_box.setValue(6)
+    window.step_n_action.trigger()
+    qtbot.waitUntil(lambda: _steps(window) == [6, 6] and not window.state.pending_steps, timeout=20_000)
+    before = window.state.lane_latest
+    path = tmp_path / "two.initviz"
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
+    boxes: list[str] = []
+    monkeypatch.setattr(QtWidgets.QMessageBox, "warning", lambda *a, **k: boxes.append(a[2]))
+    window.save_action.trigger()
+    qtbot.waitUntil(lambda: window.state.notice is not None and window.state.notice[1] == "saved", timeout=20_000)
+    assert path.exists() and not boxes
+    # train on, then open the saved file: the lanes go back to step 6 with the same records
+    window.step_action.trigger()
+    qtbot.waitUntil(lambda: _steps(window) == [7, 7], timeout=20_000)
+    build = window.state.build
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
+    window.open_action.trigger()
+    qtbot.waitUntil(lambda: window.state.build == build + 1, timeout=20_000)
+    assert _steps(window) == [6, 6] and not boxes
+    for old, new in zip(before, window.state.lane_latest):
+        np.testing.assert_allclose(new.act_std, old.act_std)
+        np.testing.assert_array_equal(new.act_hist, old.act_hist)
+    # a corrupt file: its message in a box, the lanes unchanged
+    bad = tmp_path / "bad.initviz"
+    bad.write_bytes(b"not a run at all")
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName", lambda *a, **k: (str(bad), ""))
+    window.open_action.trigger()
+    qtbot.waitUntil(lambda: bool(boxes), timeout=20_000)
+    assert "bad.initviz" in boxes[0]
+    assert window.state.build == build + 1 and _steps(window) == [6, 6]
+    # and the opened run trains on
+    window.step_action.trigger()
+    qtbot.waitUntil(lambda: _steps(window) == [7, 7], timeout=20_000)
+
+
+def test_decision_boundary_per_lane_for_spirals(qtbot, lanes_window):
+    window = lanes_window(tab="boundary", schemes=("normal", "kaiming_normal"))
+    panel = window.boundary
+    qtbot.waitUntil(lambda: len(panel.plots) == 2 and panel.plots[1].grid is not None, timeout=10_000)
+    assert not panel.view.isHidden() and panel.unavailable.isHidden()
+    # leaving the tab stops the computation; coming back starts it again
+    window.tabs.setCurrentWidget(window.loss)
+    assert not window.controller.want_grids
+    window.tabs.setCurrentWidget(panel)
+    assert window.controller.want_grids
+    for lp in panel.plots:
+        image = lp.image.image
+        assert image.shape == (40, 40, 4)  # the engine's 40 x 40 grid, RGBA
+        assert lp.point_count == window.state.grids[0].points.shape[0]
+
+
+def test_decision_boundary_not_available_for_digits(qtbot, open_window):
+    window = open_window(RunConfig(depth=3, width=16, batch_size=32, dataset="digits"), tab="boundary")
+    qtbot.waitUntil(lambda: window.state.grids == (None,), timeout=10_000)
+    assert window.boundary.view.isHidden() and not window.boundary.unavailable.isHidden()
+    assert "Not available" in window.boundary.unavailable.text()
+
+
+def test_every_panel_draws_one_series_per_lane(qtbot, lanes_window):
+    window = lanes_window(tab="overview")
+    window.step_n_box.setValue(3)
+    window.step_n_action.trigger()
+    qtbot.waitUntil(lambda: _steps(window) == [3] * 4 and not window.state.pending_steps, timeout=20_000)
+    for tab in ("overview", "gradients", "health", "depth_profile", "loss"):
+        window.tabs.setCurrentWidget(getattr(window, tab))
+        qtbot.wait(50)
+    ov = window.overview
+    qtbot.waitUntil(lambda: len(ov.heatmaps.heatmaps) == 4, timeout=5_000)
+    for heatmap, rec in zip(ov.heatmaps.heatmaps, window.state.lane_latest):
+        assert heatmap.image.image.shape[0] == rec.depth  # one heatmap per lane, a row per layer
+    assert len(ov.grad_plot.curves) == 4 and len(ov.std_plot.measured) == 4
+    for curve, rec in list(zip(window.gradients.norm_plot.curves, window.state.lane_latest))[1:]:
+        np.testing.assert_allclose(curve.yData, rec.grad_norm)
+    for name, series in window.health.series.items():
+        assert len(series.curves) == 4, name  # one line per lane, not per layer
+    sat = window.health.series["saturation"].curves[1]
+    expected = np.array([r.saturation.mean() for r in window.state.lane_records[1]])
+    np.testing.assert_allclose(sat.yData, expected)
+    assert len(window.loss.loss_curves) == 4
+
+
+def test_activation_heatmaps_one_per_lane(qtbot, lanes_window):
+    window = lanes_window()
+    heatmaps = window.activations.heatmaps.heatmaps
+    assert len(heatmaps) == 4
+    for h, rec in zip(heatmaps, window.state.lane_latest):
+        assert h.image.image.shape[0] == rec.depth
+    titles = [h.plotItem.titleLabel.text for h in heatmaps]
+    for title, name in zip(titles, window.state.names):
+        assert name in title
