@@ -102,9 +102,11 @@ class _UsageError(Exception):
 
 
 def run_configs(args: argparse.Namespace) -> list:  # -> list[RunConfig], one per lane
-    """The lanes of a run/export: one config, a scenario's lanes, or --compare's schemes."""
+    """The lanes of a run/export (one config, a scenario's lanes, or --compare's), checked."""
     from initviz.engine.lanes import compare_configs, scheme_list
 
+    if args.steps < 0:
+        raise _UsageError(f"--steps: {args.steps} is not allowed; expected 0 or more")
     config = config_from_args(args)
     configs = [config]
     if args.scenario is not None and args.compare is None:
@@ -128,8 +130,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
         configs = run_configs(args)
     except (ConfigError, _UsageError) as exc:
         return _fail(args, str(exc))
-    if args.steps < 0:
-        return _fail(args, f"--steps: {args.steps} is not allowed; expected 0 or more")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         return _fail(args, f"--out: {out} exists and is not a folder")
@@ -206,8 +206,6 @@ def _cmd_export(args: argparse.Namespace) -> int:
         configs = run_configs(args)
     except (ConfigError, _UsageError) as exc:
         return _fail(args, str(exc))
-    if args.steps < 0:
-        return _fail(args, f"--steps: {args.steps} is not allowed; expected 0 or more")
     import os
 
     # No window: Qt's offscreen platform, set before Qt starts (a QT_QPA_PLATFORM already set wins).

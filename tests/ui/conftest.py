@@ -6,7 +6,7 @@ import gc
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
 import pytest
 from PySide6 import QtCore, QtWidgets
@@ -120,10 +120,15 @@ def open_window(qtbot):
     from initviz.ui.main_window import MainWindow
     from initviz.ui.theme import apply_theme
 
-    def _open(config: RunConfig = SMALL, size: tuple[int, int] = (1400, 900), tab: str = "activations") -> MainWindow:
-        """``tab``: the panel attribute to show (the app opens on the Overview)."""
+    def _open(
+        config: RunConfig = SMALL,
+        size: tuple[int, int] = (1400, 900),
+        tab: str = "activations",
+        lanes: Optional[list[RunConfig]] = None,
+    ) -> MainWindow:
+        """``tab``: the panel attribute to show (the app opens on the Overview); ``lanes``: compare runs."""
         apply_theme()
-        window = MainWindow(config)
+        window = MainWindow(config, lanes=lanes) if lanes else MainWindow(config)
         window.tabs.setCurrentWidget(getattr(window, tab))
         qtbot.addWidget(window)
         window.resize(*size)

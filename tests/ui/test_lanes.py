@@ -9,30 +9,18 @@ from PySide6 import QtWidgets
 from initviz.engine.config import RunConfig
 from initviz.engine.lanes import compare_configs
 
-BUILD_TIMEOUT_MS = 60_000  # the first build imports torch in the worker
 
 BASE = RunConfig(depth=4, width=16, batch_size=32, activation="tanh", dataset="spirals", test_every=5)
 SCHEMES = ("zeros", "normal", "xavier_normal", "kaiming_normal")
 
 
 @pytest.fixture
-def lanes_window(qtbot):
+def lanes_window(open_window):
     """The real window on four small lanes (one per classic init), first records drawn."""
-    from initviz.ui.main_window import MainWindow
-    from initviz.ui.theme import apply_theme
 
     def _open(tab: str = "activations", schemes: tuple[str, ...] = SCHEMES):
-        apply_theme()
         configs = compare_configs(BASE, schemes)
-        window = MainWindow(configs[0], lanes=configs)
-        window.tabs.setCurrentWidget(getattr(window, tab))
-        qtbot.addWidget(window)
-        window.resize(1400, 900)
-        window.show()
-        qtbot.waitExposed(window)
-        window.start_engine()
-        qtbot.waitUntil(lambda: window.shown_record is not None, timeout=BUILD_TIMEOUT_MS)
-        return window
+        return open_window(configs[0], tab=tab, lanes=configs)
 
     return _open
 
