@@ -34,7 +34,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     from initviz.ui.scenarios import default_config
     from initviz.ui.theme import apply_theme
 
-    _app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])  # kept alive
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     apply_theme()
     w, h = (int(v) for v in args.size.split("x"))
     config = default_config()
@@ -62,6 +62,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     _pump(0.5)
     window.redraw()
     _pump(0.2)
+    app.processEvents()  # let the last frame paint before the grab
     ok = window.grab().save(args.out)
     print(f"{'saved' if ok else 'FAILED to save'} {args.out} at step {window.state.step_count}")
     window.close()

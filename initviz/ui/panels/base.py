@@ -66,6 +66,27 @@ class Frame:
         return hit
 
 
+def quad_splitter(
+    top_left: QtWidgets.QWidget,
+    top_right: QtWidgets.QWidget,
+    bottom_left: QtWidgets.QWidget,
+    bottom_right: QtWidgets.QWidget,
+) -> tuple[QtWidgets.QSplitter, QtWidgets.QSplitter, QtWidgets.QSplitter]:
+    """Four widgets in a 2 x 2 grid of resizable splitters: (outer, top row, bottom row)."""
+    top = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+    top.addWidget(top_left)
+    top.addWidget(top_right)
+    bottom = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+    bottom.addWidget(bottom_left)
+    bottom.addWidget(bottom_right)
+    outer = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+    outer.addWidget(top)
+    outer.addWidget(bottom)
+    for s in (top, bottom, outer):
+        s.setChildrenCollapsible(False)
+    return outer, top, bottom
+
+
 class Panel(QtWidgets.QWidget):
     """Base of the big panels: a title, a tooltip that explains it, and ``show_frame``."""
 

@@ -7,10 +7,10 @@ from typing import Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtWidgets
 
 from initviz.ui import theme
-from initviz.ui.panels.base import Frame, Panel, StaticPlot, fmt, positive_or_nan, safe_log10, set_curve, step_axis_range
+from initviz.ui.panels.base import Frame, Panel, StaticPlot, quad_splitter, fmt, positive_or_nan, safe_log10, set_curve, step_axis_range
 from initviz.ui.panels.layers import LayerHeatmap, LayerHistogramGrid, histogram_image, value_ticks
 
 GRADIENTS_HELP = (
@@ -115,17 +115,7 @@ class GradientsPanel(Panel):
         self.grid = LayerHistogramGrid()
         self.grid.setToolTip("One histogram of log10|∂L/∂h| per layer (the gradient reaching the layer's outputs).")
 
-        top = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        top.addWidget(self.norm_plot)
-        top.addWidget(self.time_map)
-        bottom = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        bottom.addWidget(self.hist_map)
-        bottom.addWidget(self.grid)
-        split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
-        split.addWidget(top)
-        split.addWidget(bottom)
-        for s in (top, bottom, split):
-            s.setChildrenCollapsible(False)
+        split, _, bottom = quad_splitter(self.norm_plot, self.time_map, self.hist_map, self.grid)
         split.setSizes([420, 480])
         bottom.setSizes([520, 480])
         layout = QtWidgets.QVBoxLayout(self)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtWidgets
 
 from initviz.ui.panels.activations import LaneHeatmaps
-from initviz.ui.panels.base import Frame, Panel
+from initviz.ui.panels.base import Frame, Panel, quad_splitter
 from initviz.ui.panels.depth_profile import StdProfilePlot
 from initviz.ui.panels.gradients import GradNormPlot
 from initviz.ui.panels.loss import LossView, loss_readout
@@ -37,17 +37,7 @@ class OverviewPanel(Panel):
         self.std_plot.plotItem.setTitle("activation std per layer: measured vs predicted at init", size="10pt")
         self.loss_view = LossView(accuracy_height=0.6)
         self.readout = QtWidgets.QLabel()
-        top = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        top.addWidget(self.heatmaps)
-        top.addWidget(self.grad_plot)
-        bottom = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        bottom.addWidget(self.std_plot)
-        bottom.addWidget(self.loss_view)
-        split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
-        split.addWidget(top)
-        split.addWidget(bottom)
-        for s in (top, bottom, split):
-            s.setChildrenCollapsible(False)
+        split, _, _ = quad_splitter(self.heatmaps, self.grad_plot, self.std_plot, self.loss_view)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.readout)
