@@ -2,7 +2,7 @@
 
 Each file: ``id``, ``order``, ``title``, ``explanation``, ``look_for``, ``config`` (settings that
 differ from RunConfig's defaults) and optionally ``lanes``: a list of init specs, one per lane,
-trained side by side on the shared config.
+trained side by side on the shared config; a lane's optional ``name`` is what the app calls it.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class Scenario:
     config: RunConfig
     lane_configs: tuple[RunConfig, ...]  # one per lane; (config,) for a single run
     order: int = 0
+    lane_names: Optional[tuple[str, ...]] = None  # display names of the lanes (None: from their inits)
 
     @property
     def is_comparison(self) -> bool:
@@ -39,9 +40,16 @@ def scenario_from_dict(data: Mapping[str, Any], source: str = "scenario") -> Sce
         sid = str(data["id"])
         base = RunConfig.from_dict(data.get("config", {}))
         lanes_spec = data.get("lanes")
+        names: Optional[tuple[str, ...]] = None
         if lanes_spec:
-            lanes = tuple(base.replace(init=dict(spec)) for spec in lanes_spec)
+            specs = [dict(spec) for spec in lanes_spec]
+            given = [spec.pop("name", None) for spec in specs]
+            lanes = tuple(base.replace(init=spec) for spec in specs)
             check_lanes(lanes)
+            if any(n is not None for n in given):
+                if not all(isinstance(n, str) and n.strip() for n in given) or len(set(given)) != len(given):
+                    raise ConfigError("lanes", given, "give every lane a distinct, non-empty name, or none")
+                names = tuple(str(n).strip() for n in given)
         else:
             lanes = (base,)
         return Scenario(
@@ -52,6 +60,7 @@ def scenario_from_dict(data: Mapping[str, Any], source: str = "scenario") -> Sce
             config=base,
             lane_configs=lanes,
             order=int(data.get("order", 0)),
+            lane_names=names,
         )
     except KeyError as exc:
         raise ConfigError(f"{source}: {exc.args[0]}", None, "this key is required") from None

@@ -186,13 +186,18 @@ class Trainer:
             finally:
                 self.model.train()
             conf, cls = probs.max(1)
+            # the training points are the same on every call: one shared read-only copy per dataset
+            cached = getattr(self, "_grid_points", None)
+            if cached is None or cached[0] is not self.data:
+                cached = (self.data, freeze(x.cpu().numpy()), freeze(self.data.y_train.cpu().numpy()))
+                self._grid_points = cached
             return DecisionGrid(
                 x_range=(float(lo[0]), float(hi[0])),
                 y_range=(float(lo[1]), float(hi[1])),
-                classes=freeze(cls.reshape(resolution, resolution).cpu().numpy()),
+                classes=freeze(cls.reshape(resolution, resolution).to(torch.int16).cpu().numpy()),
                 confidence=freeze(torch.nan_to_num(conf, nan=0.0).reshape(resolution, resolution).cpu().numpy()),
-                points=freeze(x.cpu().numpy()),
-                labels=freeze(self.data.y_train.cpu().numpy()),
+                points=cached[1],
+                labels=cached[2],
                 n_classes=self.data.info.n_classes,
                 step=self.step_count,
             )

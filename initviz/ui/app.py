@@ -26,7 +26,7 @@ def run_app(config: Optional[RunConfig] = None, argv: Optional[Sequence[str]] = 
         window = MainWindow(config)
     else:  # first launch: the default scenario's lanes side by side
         sc = default_scenario()
-        window = MainWindow(sc.lane_configs[0], lanes=sc.lane_configs)
+        window = MainWindow(sc.lane_configs[0], lanes=sc.lane_configs, names=sc.lane_names)
         window.experiment.set_config(sc.lane_configs[0])
         window.experiment.select_scenario_shown(sc)
     window.show()

@@ -194,9 +194,10 @@ def engine_loop(
             )
 
         def rebuilt() -> None:
-            nonlocal build, playing, pending, infos, last_grid
+            nonlocal build, playing, pending, infos, last_grid, grids
             build += 1
             last_grid = -1e9
+            grids = ()  # the old network's boundary must not be shown for the new one
             playing = False
             pending = 0
             stamps.clear()

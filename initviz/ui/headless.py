@@ -58,10 +58,9 @@ def panel_classes() -> dict[str, type]:
     return out
 
 
-def frame_from_trainers(names: Sequence[str], trainers: Sequence[Any]):  # -> Frame
+def frame_from_trainers(names: Sequence[str], trainers: Sequence[Any], grid_history: tuple = ()):  # -> Frame
     """The Frame the window would draw for these trainers (lane i in theme colour i), newest record,
-    with each lane's decision grid (2-D data) when this build's Frame carries them."""
-    import dataclasses
+    with each lane's decision grid (2-D data) and ``grid_history`` (earlier grids, for GIFs)."""
 
     from initviz.engine.inits import describe_init
     from initviz.ui import theme
@@ -81,10 +80,7 @@ def frame_from_trainers(names: Sequence[str], trainers: Sequence[Any]):  # -> Fr
                 predicted_weight_std=describe_init(t.config).weight_std,
             )
         )
-    extra = {}
-    if "grids" in {f.name for f in dataclasses.fields(Frame)}:
-        extra["grids"] = tuple(t.decision_grid() for t in trainers)
-    return Frame(lanes=tuple(lanes), **extra)
+    return Frame(lanes=tuple(lanes), grids=tuple(t.decision_grid() for t in trainers), grid_history=grid_history)
 
 
 # --- the export command ------------------------------------------------------------------------------
@@ -208,8 +204,12 @@ class _Progress:
         self._last_quarter = -1
 
 
-def run_export(plan: ExportPlan, names: Sequence[str], trainers: Sequence[Any], quiet: bool = False) -> list[Path]:
-    """Render and write every requested file of ``plan`` into plan.out; ExportError on failure."""
+def run_export(
+    plan: ExportPlan, names: Sequence[str], trainers: Sequence[Any], quiet: bool = False, grid_history: tuple = ()
+) -> list[Path]:
+    """Render and write every requested file of ``plan`` into plan.out; ExportError on failure.
+
+    ``grid_history``: (step, grids) computed while training, so a GIF's boundary moves with it."""
     from PySide6 import QtCore
 
     from initviz.ui.export import (
@@ -229,7 +229,7 @@ def run_export(plan: ExportPlan, names: Sequence[str], trainers: Sequence[Any], 
         plan.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ExportError(f"Cannot create the folder {plan.out}: {exc.strerror or exc}.") from exc
-    frame = frame_from_trainers(names, trainers)
+    frame = frame_from_trainers(names, trainers, grid_history)
     written: list[Path] = []
     for fmt in plan.formats:
         if fmt in DATA_FORMATS:
@@ -285,17 +285,30 @@ def export_command(args: Any, configs: Sequence[Any], fail: Callable[[str], int]
     t0 = time.perf_counter()
     lanes = Lanes(configs)
     show = not args.quiet
+    # an animated boundary needs the boundary as it was: computed along the way (a forward pass each)
+    grid_log = None
+    if "gif" in plan.formats and ("boundary" in plan.targets or DASHBOARD_NAME in plan.targets):
+        from initviz.ui.panels.boundary import GridLog
+
+        grid_log = GridLog(capacity=plan.max_frames + 1)
+        grid_log.add(0, tuple(t.decision_grid() for t in lanes.trainers))
     done, chunk = 0, max(1, args.steps // 20)
+    if grid_log is not None:
+        chunk = max(1, min(chunk, args.steps // max(plan.max_frames, 1)))
     while done < args.steps:
         n = min(chunk, args.steps - done)
         lanes.step(n)
         done += n
+        if grid_log is not None:
+            grid_log.add(0, tuple(t.decision_grid() for t in lanes.trainers))
         if show and sys.stderr.isatty():
             print(f"\rtraining: step {done}/{args.steps}", end="", file=sys.stderr, flush=True)
     if show and sys.stderr.isatty() and args.steps:
         print(file=sys.stderr)
     try:
-        files = run_export(plan, lanes.names, lanes.trainers, quiet=args.quiet)
+        files = run_export(
+            plan, lanes.names, lanes.trainers, quiet=args.quiet, grid_history=grid_log.entries() if grid_log else ()
+        )
     except ExportError as exc:
         message = str(exc)
         if message.startswith(("No recorded step", "The step range")):

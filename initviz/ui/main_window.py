@@ -16,7 +16,7 @@ from initviz.ui.controller import Controller, EngineState
 from initviz.ui.help import HelpDialog
 from initviz.ui.panels.activations import ActivationsPanel
 from initviz.ui.panels.banner import DiagnosisBanner
-from initviz.ui.panels.boundary import BoundaryPanel
+from initviz.ui.panels.boundary import BoundaryPanel, GridLog
 from initviz.ui.panels.base import Frame, Lane, Panel
 from initviz.ui.panels.depth_profile import DepthProfilePanel
 from initviz.ui.panels.experiment import ExperimentPanel
@@ -60,6 +60,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.controller.playing_changed.connect(self._playing_changed)
         self.state: Optional[EngineState] = None
         self.cursor_step: Optional[int] = None  # None = live
+        self.grid_log = GridLog()  # decision boundaries computed so far: shown when scrubbing back
         self.shown_record: Optional[StepRecord] = None
         self._diagnosed: Optional[tuple[int, int]] = None
         self._drawn_build = -1
@@ -328,6 +329,7 @@ class MainWindow(QtWidgets.QMainWindow):
         t0 = time.perf_counter()
         first = self.state is None
         self.state = state
+        self.grid_log.add(state.build, state.grids)
         if state.build != self._drawn_build:
             self._drawn_build = state.build
             self.cursor_step = None  # a new network: follow it
@@ -390,6 +392,7 @@ class MainWindow(QtWidgets.QMainWindow):
             cursor_step=None if live else lanes[0].record.step,
             moving=live and (state.playing or state.pending_steps > 0),
             grids=state.grids,
+            grid_history=self.grid_log.entries(),
         )
 
     def _draw(self) -> None:

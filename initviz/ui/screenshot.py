@@ -26,25 +26,26 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--steps", type=int, default=0, help="instead of --seconds: play until this step")
     parser.add_argument("--tab", type=int, default=0, help="panel tab to show (0 = Activations)")
     parser.add_argument("--size", default="1600x1000", help="window size WxH")
-    parser.add_argument("--scenario", default=None, help="scenario id (default: the app's default)")
+    parser.add_argument("--scenario", default=None, help="scenario id (default: the app's default, four lanes)")
     parser.add_argument("--depth", type=int, default=None, help="override the scenario's depth")
     args = parser.parse_args(argv)
 
+    from initviz.engine.scenarios import get_scenario
     from initviz.ui.main_window import MainWindow
-    from initviz.ui.scenarios import default_config
+    from initviz.ui.scenarios import default_scenario
     from initviz.ui.theme import apply_theme
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     apply_theme()
     w, h = (int(v) for v in args.size.split("x"))
-    config = default_config()
-    if args.scenario:
-        from initviz.engine.scenarios import get_scenario
-
-        config = get_scenario(args.scenario).config
+    scenario = get_scenario(args.scenario) if args.scenario else default_scenario()
+    configs = list(scenario.lane_configs)
     if args.depth:
-        config = config.replace(depth=args.depth)
-    window = MainWindow(config)
+        configs = [c.replace(depth=args.depth) for c in configs]
+    many = len(configs) > 1
+    window = MainWindow(configs[0], lanes=configs if many else None, names=scenario.lane_names if many else None)
+    window.experiment.set_config(configs[0])
+    window.experiment.select_scenario_shown(scenario)
     window.resize(w, h)
     window.show()
     window.start_engine()

@@ -6,8 +6,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtGui
 
-# One colour per lane (run); lane 0 is the single run of today.
-LANE_COLOURS = ("#1f5fa8", "#c0392b", "#2e8b3a", "#7b3fa0")
+# One colour per lane (run); lane 0 is the single run. None of them is red (Inf/NaN markers) or
+# orange (the dashed theory curves), and they differ in lightness too (greyscale print, colour blindness).
+LANE_COLOURS = ("#1f5fa8", "#c2258a", "#2e8b3a", "#333333")
 THEORY_COLOUR = "#e67e22"
 BAD_COLOUR = "#c0392b"
 GOOD_COLOUR = "#2e7d32"

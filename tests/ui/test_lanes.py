@@ -43,9 +43,12 @@ def test_four_lanes_show_side_by_side(qtbot, lanes_window):
     # one loss curve per lane, in the lanes' colours
     window.tabs.setCurrentWidget(window.loss)
     qtbot.waitUntil(lambda: len(window.loss.loss_curves) == 4, timeout=5_000)
-    legend = [label.text for _, label in window.loss.acc_plot.legend.items]
-    for name in names:
-        assert any(name in text for text in legend), name
+    # the lanes are named in one row over the loss plot; the accuracy legend explains line and dots
+    legend = [label.text for _, label in window.loss.view.legend.items]
+    assert legend == [*names, "line: train batch", "dots: test set"]
+    # test accuracy dots in each lane's colour
+    brushes = {c.opts["symbolBrush"].color().name() if hasattr(c.opts["symbolBrush"], "color") else str(c.opts["symbolBrush"]) for c in window.loss.test_points}
+    assert len(brushes) == 4
 
 
 def test_stepping_moves_every_lane_in_lockstep(qtbot, lanes_window):
@@ -173,3 +176,60 @@ def test_activation_heatmaps_one_per_lane(qtbot, lanes_window):
     titles = [h.plotItem.titleLabel.text for h in heatmaps]
     for title, name in zip(titles, window.state.names):
         assert name in title
+
+
+def test_gradients_tab_gives_every_lane_its_heatmaps_on_one_scale(qtbot, lanes_window):
+    window = lanes_window(tab="gradients")
+    window.step_n_box.setValue(4)
+    window.step_n_action.trigger()
+    qtbot.waitUntil(lambda: _steps(window) == [4] * 4 and not window.state.pending_steps, timeout=20_000)
+    panel = window.gradients
+    qtbot.waitUntil(lambda: window.shown_record.step == 4, timeout=5_000)
+    panel.redraw()
+    latest = window.state.lane_latest
+    assert len(panel.time_maps.heatmaps) == 4 and len(panel.hist_maps.heatmaps) == 4
+    levels = {tuple(h.image.levels) for h in panel.time_maps.heatmaps}
+    assert len(levels) == 1 and tuple(panel.time_maps.colorbar.levels()) in levels  # one colour scale
+    for lane, (h, rec) in enumerate(zip(panel.time_maps.heatmaps, latest)):
+        image = h.image.image
+        assert image.shape == (rec.depth, 5)  # steps 0..4
+        np.testing.assert_allclose(image[:, -1], np.log10(rec.grad_norm, where=rec.grad_norm > 0, out=np.full(rec.depth, np.nan)))
+    # the zeros lane: every hidden gradient is exactly 0, so its time map is marked grey all over
+    zeros_map = panel.time_maps.heatmaps[0]
+    assert not latest[0].grad_norm.any()
+    assert zeros_map._marks is not None and zeros_map._marks.isVisible()
+    assert (zeros_map._marks.image[..., :3] == (205, 205, 205)).all()
+    assert panel.time_maps.heatmaps[2]._marks is None or not panel.time_maps.heatmaps[2]._marks.isVisible()
+    # and in the norm plot it is not missing: a triangle per layer in its colour, the others none
+    zero = panel.norm_plot.markers.zero
+    assert len(zero[0].data) == latest[0].depth and zero[0].opts["brush"].color().name() == window.current_frame().lanes[0].colour
+    assert len(zero[2].data) == 0 and len(zero[3].data) == 0
+    assert "exactly 0" in panel.norm_plot.plotItem.titleLabel.text
+    for h, rec in zip(panel.hist_maps.heatmaps, latest):
+        assert h.image.image.shape[0] == rec.depth
+    # the depth profile marks the zeros lane's all-0 std the same way
+    window.tabs.setCurrentWidget(window.depth_profile)
+    profile = window.depth_profile.std_plot
+    qtbot.waitUntil(lambda: len(profile.markers.zero) == 4, timeout=5_000)
+    assert len(profile.markers.zero[0].data) == latest[0].depth and len(profile.markers.zero[2].data) == 0
+    assert "exactly 0 (off the log scale)" in [label.text for _, label in profile.legend.items]
+
+
+def test_scrubbing_back_shows_the_boundary_computed_then(qtbot, lanes_window):
+    window = lanes_window(tab="boundary", schemes=("normal", "kaiming_normal"))
+    panel = window.boundary
+    qtbot.waitUntil(lambda: bool(window.state.grids) and window.state.grids[0] is not None, timeout=10_000)
+    for target in (5, 10):  # with the tab open, each pause computes the boundary
+        window.step_n_box.setValue(5)
+        window.step_n_action.trigger()
+        qtbot.waitUntil(lambda: _steps(window) == [target] * 2 and window.state.grids[0].step == target, timeout=20_000)
+    qtbot.waitUntil(lambda: panel.plots and panel.plots[0].grid is not None and panel.plots[0].grid.step == 10, timeout=5_000)
+    logged = [s for s, _ in window.grid_log.entries()]
+    assert logged[0] == 0 and 5 in logged and logged[-1] == 10
+    window.scrub_to(7)
+    assert [lp.grid.step for lp in panel.plots] == [5, 5]  # the newest computed at or before step 7
+    assert not panel.note.isHidden() and "step 5" in panel.note.text() and "step 7" in panel.note.text()
+    window.scrub_to(5)
+    assert [lp.grid.step for lp in panel.plots] == [5, 5] and panel.note.isHidden()
+    window.go_live()
+    assert [lp.grid.step for lp in panel.plots] == [10, 10]

@@ -13,6 +13,7 @@ from initviz.engine.record import StepRecord
 from initviz.ui import theme
 from initviz.ui.panels.base import Frame, Panel, fmt, pct
 from initviz.ui.panels.layers import (
+    LaneHeatmaps,
     LayerHeatmap,
     ROW_PLOT_HEIGHT,
     LayerHistogramGrid,
@@ -26,7 +27,7 @@ PAD_BINS = 5  # width of the off-scale bands, in bins
 ACTIVATIONS_HELP = (
     "<b>Activations</b>: the distribution of every hidden layer's outputs on the current batch.<br>"
     "Top: all layers at once, one row per layer (layer 1 at the top); darker = more of that layer's "
-    "values in that bin (square-root colour scale). The bands marked <i>below</i>/<i>above</i> hold values "
+    "values in that bin (each row scaled to its own peak, square-root colour scale). The bands marked <i>below</i>/<i>above</i> hold values "
     "beyond the plotted range.<br>"
     "Below: one histogram per layer with its mean, std, saturation and dead-unit share.<br>"
     "<b>Healthy</b>: every row similarly spread, no pile-up at ±1 (saturated tanh/sigmoid), "
@@ -60,7 +61,7 @@ class ActivationHeatmap(LayerHeatmap):
         spec = rec.act_spec if kind == "act" else rec.pre_spec
         hist, under, over = getattr(rec, f"{kind}_hist"), getattr(rec, f"{kind}_under"), getattr(rec, f"{kind}_over")
         image, x0, x1 = histogram_image(hist, under, over, spec, pad_bins=PAD_BINS)
-        self.set_image(image, x0, x1, (0.0, 1.0))
+        self.set_image(image, x0, x1, (0.0, 1.0), pool=True)
         bad = np.asarray(rec.nonfinite) > 0
         if bad.any():
             veil = np.zeros((rec.depth, 1, 4), dtype=np.ubyte)
@@ -79,47 +80,14 @@ class ActivationHeatmap(LayerHeatmap):
             self._edges[1].setValue(spec.hi)
 
 
-class LaneHeatmaps(QtWidgets.QWidget):
-    """One ActivationHeatmap per lane, side by side, each titled with its lane's name.
-
-    ``heatmap`` is lane 1's (the only one for a single run); overlaid heatmaps are not readable.
-    """
+class ActivationLanes(LaneHeatmaps):
+    """One ActivationHeatmap per lane, side by side."""
 
     def __init__(self, title: str = "", parent: Optional[QtWidgets.QWidget] = None) -> None:
-        super().__init__(parent)
-        self._title = title
-        self._box = QtWidgets.QHBoxLayout(self)
-        self._box.setContentsMargins(0, 0, 0, 0)
-        self._box.setSpacing(2)
-        self.heatmaps: list[ActivationHeatmap] = [ActivationHeatmap()]
-        self._box.addWidget(self.heatmaps[0])
-        self._names: tuple = ()
-        if title:
-            self.heatmap.plotItem.setTitle(title, size="10pt")
-
-    @property
-    def heatmap(self) -> ActivationHeatmap:
-        return self.heatmaps[0]
+        super().__init__(title, make=ActivationHeatmap, parent=parent)
 
     def draw(self, frame: Frame, kind: str) -> None:
-        n = len(frame.lanes)
-        while len(self.heatmaps) > n:
-            h = self.heatmaps.pop()
-            self._box.removeWidget(h)
-            h.setParent(None)
-            h.deleteLater()
-        while len(self.heatmaps) < n:
-            h = ActivationHeatmap()
-            h.plotItem.hideAxis("left")  # the first heatmap names the layers
-            self._box.addWidget(h)
-            self.heatmaps.append(h)
-        names = tuple((lane.name, lane.colour) for lane in frame.lanes)
-        if names != self._names:
-            self._names = names
-            for h, (name, colour) in zip(self.heatmaps, names):
-                title = f"<span style='color:{colour}'>■ {name}</span>" if n > 1 else self._title
-                h.plotItem.setTitle(title or None, size="10pt")
-        for h, lane in zip(self.heatmaps, frame.lanes):
+        for h, lane in zip(self.for_lanes(frame), frame.lanes):
             h.draw_record(lane.record, kind)
 
 
@@ -145,7 +113,7 @@ class ActivationsPanel(Panel):
         header.addSpacing(12)
         header.addWidget(self.summary, 1)
 
-        self.heatmaps = LaneHeatmaps()  # one per lane, side by side; ``heatmap`` is the first lane's
+        self.heatmaps = ActivationLanes()  # one per lane, side by side; ``heatmap`` is the first lane's
         self.heatmap = self.heatmaps.heatmap
         self.heatmaps.setMinimumHeight(150)
         self.grid = LayerHistogramGrid()

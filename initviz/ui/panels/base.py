@@ -42,7 +42,9 @@ class Frame:
     # True while training streams frames (playing, or a Step N under way): panels may refresh
     # their slow, slowly-changing parts less often. The frame that ends a run of steps is False.
     moving: bool = False
-    grids: tuple = ()  # per lane: the engine's DecisionGrid (2-D data) or None
+    grids: tuple = ()  # per lane: the engine's DecisionGrid (2-D data) or None, for the newest weights
+    # earlier grids of this run, as (step, grids) oldest first: the boundary at a scrubbed step
+    grid_history: tuple = ()
     series_cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -62,6 +64,15 @@ class Frame:
             steps = np.array([records[i].step for i in idx], dtype=np.float64)
             values = np.array([getattr(records[i], name) for i in idx], dtype=np.float64)
             hit = (steps, values)
+            self.series_cache[key] = hit
+        return hit
+
+    def steps(self, lane: int) -> np.ndarray:
+        """Every recorded step of the lane's history (float64, ascending), cached per frame."""
+        key = (lane, "steps")
+        hit = self.series_cache.get(key)
+        if hit is None:
+            hit = np.fromiter((r.step for r in self.lanes[lane].records), dtype=np.float64, count=len(self.lanes[lane].records))
             self.series_cache[key] = hit
         return hit
 
@@ -285,6 +296,109 @@ def _breaks(ok: np.ndarray) -> np.ndarray:
     connect = np.ones(len(idx), dtype=np.int32)
     connect[:-1] = (np.diff(idx) == 1).astype(np.int32)
     return connect
+
+
+class LogEdgeMarkers:
+    """What a log axis cannot place, drawn at its edges in each lane's colour.
+
+    Exactly 0 (a zeros init: every std and gradient is 0) has no place on a log axis, and Inf/NaN
+    none on any axis; without markers such a lane would simply be missing from the plot.
+    Zeros: triangles at the bottom edge; Inf/NaN: crosses at the top. With several lanes each
+    lane's markers sit a little left or right of the layer, so coinciding markers stay visible.
+    Legend entries appear only while such markers are shown.
+    """
+
+    def __init__(self, plot: pg.PlotItem, legend: Optional[pg.LegendItem] = None, size: float = 11) -> None:
+        from initviz.ui import theme
+
+        self.plot = plot
+        self.legend = legend
+        self.size = size
+        self.zero: list[pg.ScatterPlotItem] = []  # one per lane
+        self.bad: list[pg.ScatterPlotItem] = []
+        self._zero_pen = pg.mkPen("#555555", width=1)
+        self._bad_pen = pg.mkPen(theme.BAD_COLOUR, width=1.5)
+        # legend samples: neutral grey triangle, red cross
+        self._zero_sample = pg.ScatterPlotItem(symbol="t", size=size, pen=self._zero_pen, brush=pg.mkBrush("#bbbbbb"))
+        self._bad_sample = pg.ScatterPlotItem(symbol="x", size=size + 1, pen=self._bad_pen, brush=pg.mkBrush(theme.BAD_COLOUR))
+        self._in_legend = {"zero": False, "bad": False}
+
+    def _items(self, kind: str, colours: Sequence[str]) -> list[pg.ScatterPlotItem]:
+        items = self.zero if kind == "zero" else self.bad
+        while len(items) > len(colours):
+            self.plot.removeItem(items.pop())
+        for i, colour in enumerate(colours):
+            if i == len(items):
+                item = pg.ScatterPlotItem(
+                    symbol="t" if kind == "zero" else "x",
+                    size=self.size if kind == "zero" else self.size + 1,
+                    pen=self._zero_pen if kind == "zero" else self._bad_pen,
+                )
+                item.setZValue(15)
+                self.plot.addItem(item)
+                items.append(item)
+            if getattr(items[i], "_lane_colour", None) != colour:
+                items[i]._lane_colour = colour
+                items[i].setBrush(pg.mkBrush(colour))
+        return items
+
+    def set(
+        self,
+        x: np.ndarray,
+        values: Sequence[np.ndarray],
+        colours: Sequence[str],
+        bottom: float,
+        top: float,
+        also_bad: Optional[Sequence[np.ndarray]] = None,
+        mark_zeros: bool = True,
+    ) -> tuple[int, int]:
+        """Markers for one value array per lane; ``bottom``/``top`` in the view's (log10) coordinates.
+
+        ``also_bad``: per lane, a boolean array of further points to mark Inf/NaN (e.g. a finite
+        norm over a layer whose gradient held non-finite values). ``mark_zeros``: False on a linear
+        axis, where 0 has its place. Returns (zeros, bad) marked.
+        """
+        x = np.asarray(x, dtype=np.float64)
+        n = len(values)
+        spread = 0.12 if n > 1 else 0.0
+        zeros_total = bad_total = 0
+        for kind in ("zero", "bad"):
+            items = self._items(kind, colours[:n])
+            for k, (item, v) in enumerate(zip(items, values)):
+                v = np.asarray(v, dtype=np.float64)
+                if kind == "zero":
+                    mask = np.isfinite(v) & (v <= 0) if mark_zeros else np.zeros(v.shape, dtype=bool)
+                else:
+                    mask = ~np.isfinite(v)
+                    if also_bad is not None and also_bad[k] is not None:
+                        mask = mask | np.asarray(also_bad[k], dtype=bool)
+                count = int(mask.sum())
+                if kind == "zero":
+                    zeros_total += count
+                else:
+                    bad_total += count
+                y = bottom if kind == "zero" else top
+                item.setData(x[mask] + spread * (k - (n - 1) / 2), np.full(count, y))
+        if self.legend is not None:
+            for kind, count, sample, label in (
+                ("zero", zeros_total, self._zero_sample, "exactly 0 (off the log scale)"),
+                ("bad", bad_total, self._bad_sample, "Inf/NaN"),
+            ):
+                if (count > 0) != self._in_legend[kind]:
+                    self._in_legend[kind] = count > 0
+                    if count > 0:
+                        self.legend.addItem(sample, label)
+                    else:
+                        self.legend.removeItem(sample)
+        return zeros_total, bad_total
+
+    def forget_legend(self) -> None:
+        """The legend was cleared: add the entries again when markers next show."""
+        self._in_legend = {"zero": False, "bad": False}
+
+    def clear(self) -> None:
+        for item in self.zero + self.bad:
+            item.setData([], [])
 
 
 class CursorLines:

@@ -57,11 +57,12 @@ class _LanePlot:
         self.class_points: list[pg.ScatterPlotItem] = []
         self._points_key: Any = None
 
+        self.grid: Any = None
+
     @property
     def point_count(self) -> int:
         """Training points drawn (tests)."""
         return sum(len(item.data) for item in self.class_points)
-        self.grid: Any = None
 
     def set_grid(self, grid: Any, title: str, colour: str) -> None:
         self.grid = grid
@@ -91,6 +92,66 @@ class _LanePlot:
             self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
 
 
+def _grid_step(grids: tuple) -> Optional[int]:
+    return next((int(g.step) for g in grids if g is not None), None)
+
+
+class GridLog:
+    """The decision grids computed so far in one run, by step: the boundary at a scrubbed step.
+
+    The engine keeps no past weights, so a past boundary exists only if it was computed at the
+    time (the worker computes grids while the Decision boundary tab is open). Bounded: when
+    full, every other entry goes (the first, at init if it was computed, and the newest stay).
+    """
+
+    def __init__(self, capacity: int = 240) -> None:
+        self.capacity = max(4, int(capacity))
+        self._entries: list[tuple[int, tuple]] = []
+        self._build: Any = None
+        self._snapshot: tuple = ()
+
+    def add(self, build: Any, grids: tuple) -> None:
+        """Log ``grids`` (one per lane) of network ``build``; a new build starts a new log."""
+        if build != self._build:
+            self._build = build
+            self._entries = []
+            self._snapshot = ()
+        step = _grid_step(grids)
+        if step is None:
+            return
+        if self._entries and self._entries[-1][1] is grids:
+            return  # the same grids published again
+        while self._entries and self._entries[-1][0] >= step:
+            self._entries.pop()  # recomputed at a step already logged, or a rewound network
+        self._entries.append((step, grids))
+        if len(self._entries) > self.capacity:
+            keep = self._entries[:-1:2] + [self._entries[-1]]
+            self._entries = keep
+        self._snapshot = ()
+
+    def entries(self) -> tuple:
+        """(step, grids) pairs, oldest first (a snapshot, made once per change)."""
+        if not self._snapshot and self._entries:
+            self._snapshot = tuple(self._entries)
+        return self._snapshot
+
+
+def grids_at(frame: Frame) -> tuple:
+    """The grids to show for the frame's step: the newest computed at or before it, or ()."""
+    target = frame.main.record.step
+    if frame.grids and (_grid_step(frame.grids) or 0) <= target:
+        best: tuple = frame.grids
+        best_step = _grid_step(frame.grids)
+    else:
+        best, best_step = (), None
+    for step, grids in reversed(frame.grid_history):
+        if step <= target:
+            if best_step is None or step > best_step:
+                best, best_step = grids, step
+            break
+    return best
+
+
 class BoundaryPanel(Panel):
     title = "Decision boundary"
     help_text = (
@@ -105,6 +166,10 @@ class BoundaryPanel(Panel):
         super().__init__(parent)
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
+        self.note = QtWidgets.QLabel()  # which step the boundary is from, when not the one on screen
+        self.note.setWordWrap(True)
+        self.note.hide()
+        lay.addWidget(self.note)
         self.unavailable = QtWidgets.QLabel(NOT_AVAILABLE)
         self.unavailable.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         self.unavailable.setWordWrap(True)
@@ -115,22 +180,41 @@ class BoundaryPanel(Panel):
         lay.addWidget(self.view, 1)
         self.plots: list[_LanePlot] = []
 
+    def _message(self, text: str) -> None:
+        self.unavailable.setText(text)
+        self.unavailable.setVisible(True)
+        self.view.setVisible(False)
+        self.note.hide()
+
     def draw(self, frame: Frame) -> None:
-        if not frame.grids:  # the worker computes them once this tab is shown
-            self.unavailable.setText("Computing the decision boundary…")
-            self.unavailable.setVisible(True)
-            self.view.setVisible(False)
+        target = frame.main.record.step
+        shown = grids_at(frame)
+        if not frame.grids and not frame.grid_history:  # the worker computes them once this tab is shown
+            self._message("Computing the decision boundary…")
             return
-        grids = tuple(frame.grids) + (None,) * (len(frame.lanes) - len(frame.grids))
-        if not any(g is not None for g in grids):
-            self.unavailable.setText(NOT_AVAILABLE)
-            self.unavailable.setVisible(True)
-            self.view.setVisible(False)
+        if not any(g is not None for g in tuple(frame.grids) + tuple(shown)):
+            self._message(NOT_AVAILABLE)
             return
+        if not shown:
+            self._message(
+                f"No decision boundary was computed at or before step {target}: it is computed only while "
+                "this tab is open. Go live, or scrub to a later step."
+            )
+            return
+        grids = tuple(shown) + (None,) * (len(frame.lanes) - len(shown))
         self.unavailable.setVisible(False)
         self.view.setVisible(True)
         if not self.due("boundary", frame, interval=0.5):
             return
+        step = _grid_step(grids)
+        if frame.cursor_step is not None and step is not None and step != target:
+            self.note.setText(
+                f"Showing the boundary at step {step}, the nearest before step {target} that was computed "
+                "(boundaries are computed while this tab is open)."
+            )
+            self.note.show()
+        else:
+            self.note.hide()
         while len(self.plots) > len(frame.lanes):
             self.view.removeItem(self.plots.pop().plot)
         while len(self.plots) < len(frame.lanes):

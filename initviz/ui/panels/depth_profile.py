@@ -9,11 +9,12 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from initviz.ui import theme
-from initviz.ui.panels.base import Frame, Panel, StaticPlot, finite_range, positive_or_nan, set_curve
+from initviz.ui.panels.base import Frame, LogEdgeMarkers, Panel, StaticPlot, finite_range, positive_or_nan, set_curve
 
 DEPTH_HELP = (
     "<b>Depth profile</b>: the measured standard deviation of each hidden layer's activations "
-    "(solid, with dots) and the value the init predicts for it at step 0 (dashed orange), from the "
+    "(solid, with dots) and the value the init predicts for it at step 0 (dashed: orange for one run, "
+    "each lane's colour with lanes), from the "
     "variance recursion Var(z<sub>l</sub>) = fan_in·Var(w)·E[φ(z<sub>l-1</sub>)²] + Var(b). "
     "Below: the std of each layer's weights, measured and predicted by the init formula.<br>"
     "<b>Healthy</b>: a flat profile (signal keeps its scale through depth). Falling = vanishing, "
@@ -34,18 +35,21 @@ class StdProfilePlot(StaticPlot):
         p.setLogMode(y=True)
         p.getAxis("left").enableAutoSIPrefix(False)
         p.vb.enableAutoRange(enable=False)
-        self.legend = p.addLegend(offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 210))
-        self.theory_curve = pg.PlotDataItem(
-            pen=pg.mkPen(theme.THEORY_COLOUR, width=2.5, style=QtCore.Qt.PenStyle.DashLine), name="predicted at init"
-        )
+        # the legend sits in a row under the plot, where it cannot cover a curve
+        self.legend = pg.LegendItem(colCount=3, horSpacing=14, verSpacing=-6)
+        p.layout.addItem(self.legend, 4, 1)
+        self.theory_curve = pg.PlotDataItem(pen=pg.mkPen(theme.THEORY_COLOUR, width=2.5, style=QtCore.Qt.PenStyle.DashLine))
         p.addItem(self.theory_curve)
         self.measured: list[pg.PlotDataItem] = []
+        self.markers = LogEdgeMarkers(p, self.legend)  # std exactly 0 (zeros init), Inf/NaN
         self.lane_theory: list[pg.PlotDataItem] = []  # lanes 2..n: predicted std, dashed in the lane's colour
         self._lane_names: tuple = ()
         self._range: tuple = ()
         self.setToolTip(
-            "Solid: measured std of each layer's outputs. Dashed orange: predicted at initialisation.\n"
-            "Healthy: flat (the scale survives depth), and on the prediction at step 0."
+            "Solid: measured std of each layer's outputs. Dashed: predicted at initialisation\n"
+            "(orange for one run; in each lane's colour with lanes).\n"
+            "Healthy: flat (the scale survives depth), and on the prediction at step 0.\n"
+            "Triangles at the bottom: std exactly 0 (all units output the same value), which a log axis cannot place."
         )
 
     def set_log(self, on: bool) -> None:
@@ -58,25 +62,38 @@ class StdProfilePlot(StaticPlot):
         depth = frame.main.record.depth
         layers = np.arange(1, depth + 1, dtype=np.float64)
         names = tuple((lane.name, lane.colour) for lane in frame.lanes)
-        if names != self._lane_names:  # other lanes: new legend entries
+        many = len(frame.lanes) > 1
+        if names != self._lane_names:  # other lanes: new curves and legend entries
             self._lane_names = names
             for c in self.measured + self.lane_theory:
                 self.plotItem.removeItem(c)
             self.measured, self.lane_theory = [], []
-        while len(self.measured) < len(frame.lanes):
-            lane = frame.lanes[len(self.measured)]
-            c = pg.PlotDataItem(
-                pen=pg.mkPen(lane.colour, width=2), symbol="o", symbolSize=7, symbolBrush=lane.colour, symbolPen=None,
-                name=f"measured ({lane.name})" if len(frame.lanes) > 1 else "measured",
-            )
-            self.plotItem.addItem(c)
-            self.measured.append(c)
+            while len(self.measured) < len(frame.lanes):
+                lane = frame.lanes[len(self.measured)]
+                c = pg.PlotDataItem(pen=pg.mkPen(lane.colour, width=2), symbol="o", symbolSize=7, symbolBrush=lane.colour, symbolPen=None)
+                self.plotItem.addItem(c)
+                self.measured.append(c)
+            # one run: the prediction in orange; lanes: each lane's prediction dashed in its colour
+            colour = frame.main.colour if many else theme.THEORY_COLOUR
+            self.theory_curve.setPen(pg.mkPen(colour, width=2.5 if not many else 1.5, style=QtCore.Qt.PenStyle.DashLine))
+            self.legend.clear()
+            self.markers.forget_legend()
+            if many:
+                for lane, c in zip(frame.lanes, self.measured):
+                    self.legend.addItem(c, lane.name)
+                dashed = pg.PlotDataItem(pen=pg.mkPen("#555555", width=1.5, style=QtCore.Qt.PenStyle.DashLine))
+                self.legend.addItem(dashed, "dashed: predicted at init")
+            else:
+                self.legend.addItem(self.measured[0], "measured")
+                self.legend.addItem(self.theory_curve, "predicted at init")
         clean = positive_or_nan if self.log else (lambda a: np.asarray(a, dtype=np.float64))
-        shown = []
+        shown, raw = [], []
         for lane, c in zip(frame.lanes, self.measured):
-            y = clean(lane.record.act_std if kind == "act" else lane.record.pre_std)
+            values = np.asarray(lane.record.act_std if kind == "act" else lane.record.pre_std, dtype=np.float64)
+            y = clean(values)
             set_curve(c, layers, y)
             shown.append(y)
+            raw.append(values)
         theory = frame.main.theory
         if theory is not None:
             t = clean(theory.act_std if kind == "act" else theory.pre_std)
@@ -98,6 +115,7 @@ class StdProfilePlot(StaticPlot):
             set_curve(c, layers, t)
             shown.append(t)
         values = np.concatenate([np.ravel(v) for v in shown]) if shown else np.zeros(0)
+        zeros = any(bool(np.any(np.isfinite(v) & (v <= 0))) for v in raw)
         if self.log:
             logs = np.log10(values[np.isfinite(values)]) if np.isfinite(values).any() else np.zeros(0)
             # half decades: the axis is rebuilt only when the range really changes
@@ -105,9 +123,15 @@ class StdProfilePlot(StaticPlot):
                 y_range = (float(np.floor(2 * logs.min())) / 2 - 0.05, float(np.ceil(2 * logs.max())) / 2 + 0.05)
             else:
                 y_range = (-1.0, 1.0)
+            if zeros:  # room below the data for the exactly-0 markers
+                y_range = (y_range[0] - 0.5, y_range[1])
         else:
             lo, hi = finite_range(values, (0.0, 1.0))
             y_range = (min(lo, 0.0), hi * 1.1)
+        edge = 0.06 * (y_range[1] - y_range[0])
+        self.markers.set(
+            layers, raw, [lane.colour for lane in frame.lanes], y_range[0] + edge, y_range[1] - edge, mark_zeros=self.log
+        )
         if (depth, y_range) != self._range:
             self._range = (depth, y_range)
             self.plotItem.vb.setRange(xRange=(0.5, depth + 0.5), yRange=y_range, padding=0)
@@ -142,12 +166,14 @@ class DepthProfilePanel(Panel):
         w.setLabel("left", "std(W)")
         w.setLogMode(y=True)
         w.getAxis("left").enableAutoSIPrefix(False)
-        self.w_theory = pg.PlotDataItem(pen=pg.mkPen(theme.THEORY_COLOUR, width=2.5, style=QtCore.Qt.PenStyle.DashLine))
-        w.addItem(self.w_theory)
+        self.w_theories: list[pg.PlotDataItem] = []  # per lane: the init formula's std (dashed)
         self.w_measured: list[pg.PlotDataItem] = []
+        self.w_markers = LogEdgeMarkers(w)
+        self._w_range: tuple = ()
         self.w_plot.setToolTip(
-            "Solid: the measured std of each layer's weight matrix. Dashed orange: what the init formula gives.\n"
-            "They agree at step 0 (this is how torch's conventions are checked); training moves the weights."
+            "Solid: the measured std of each layer's weight matrix. Dashed: what the init formula gives (orange for one run).\n"
+            "They agree at step 0 (this is how torch's conventions are checked); training moves the weights.\n"
+            "Triangles at the bottom: std exactly 0 (a zeros or constant init), which a log axis cannot place."
         )
         split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         split.addWidget(self.std_plot)
@@ -180,14 +206,39 @@ class DepthProfilePanel(Panel):
             c = pg.PlotDataItem(pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6, symbolBrush=colour, symbolPen=None)
             self.w_plot.plotItem.addItem(c)
             self.w_measured.append(c)
-        for lane, c in zip(frame.lanes, self.w_measured):
-            set_curve(c, layers, positive_or_nan(lane.record.weight_std))
-        pw = frame.main.predicted_weight_std
-        if pw is not None and len(pw) == depth:
-            set_curve(self.w_theory, layers, positive_or_nan(pw))
-        else:
-            self.w_theory.setData([], [])
-        self.w_plot.plotItem.vb.setXRange(0.5, depth + 0.5, padding=0)
+        stds = [np.asarray(lane.record.weight_std, dtype=np.float64) for lane in frame.lanes]
+        for values, c in zip(stds, self.w_measured):
+            set_curve(c, layers, positive_or_nan(values))
+        shown = list(stds)
+        many = len(frame.lanes) > 1
+        # the init formula's std: orange for one run, dashed in each lane's colour with lanes
+        while len(self.w_theories) < len(frame.lanes):
+            c = pg.PlotDataItem()
+            self.w_plot.plotItem.addItem(c)
+            self.w_theories.append(c)
+        for i, (lane, c) in enumerate(zip(frame.lanes, self.w_theories)):
+            colour = lane.colour if many else theme.THEORY_COLOUR
+            if getattr(c, "_colour", None) != colour:
+                c._colour = colour
+                c.setPen(pg.mkPen(colour, width=1.5 if many else 2.5, style=QtCore.Qt.PenStyle.DashLine))
+            pw = lane.predicted_weight_std
+            if pw is not None and len(pw) == depth:
+                set_curve(c, layers, positive_or_nan(pw))
+                shown.append(np.asarray(pw, dtype=np.float64))
+            else:
+                c.setData([], [])
+        for c in self.w_theories[len(frame.lanes):]:
+            c.setData([], [])
+        logs = np.concatenate([np.ravel(v) for v in shown])
+        logs = np.log10(logs[np.isfinite(logs) & (logs > 0)])
+        lo, hi = (float(np.floor(2 * logs.min())) / 2, float(np.ceil(2 * logs.max())) / 2) if logs.size else (-1.0, 1.0)
+        if any(bool(np.any(np.isfinite(v) & (v <= 0))) for v in stds):
+            lo -= 0.5  # room for the exactly-0 markers
+        y_range = (lo - 0.1, hi + 0.1)
+        self.w_markers.set(layers, stds, [lane.colour for lane in frame.lanes], lo, hi)
+        if (depth, y_range) != self._w_range:
+            self._w_range = (depth, y_range)
+            self.w_plot.plotItem.vb.setRange(xRange=(0.5, depth + 0.5), yRange=y_range, padding=0)
 
     def measured_data(self) -> tuple[np.ndarray, np.ndarray]:
         """(layers, std) plotted for lane 0 (tests)."""

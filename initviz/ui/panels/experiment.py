@@ -352,7 +352,7 @@ class ExperimentPanel(QtWidgets.QWidget):
             self._changed(keep_scenario=True)
             self.scenario_box.setCurrentIndex(index)
             self.lesson.setText(lesson_text(sc))
-            self.lanes_requested.emit(lanes, None)
+            self.lanes_requested.emit(lanes, list(sc.lane_names) if sc.lane_names else None)
             return
         for name, f in self.fields.items():
             f.set_value(get_value(cfg, name))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -17,10 +17,27 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from initviz.engine.record import HistSpec
 from initviz.ui import theme
-from initviz.ui.panels.base import PathCurve, StaticPlot, finite_range
+from initviz.ui.panels.base import Frame, PathCurve, StaticPlot, finite_range
 
 ROW_PLOT_HEIGHT = 84  # px of each small histogram: readable, ~8 rows per screen
 MIN_COLUMN_WIDTH = 330  # px; wider panels get two or more columns of small multiples
+ZERO_RGBA = (205, 205, 205, 255)  # heatmap cells that are exactly 0 (no place on a log colour scale)
+BAD_RGBA = (192, 57, 43, 255)  # heatmap cells that are Inf/NaN
+
+
+def fit_count(
+    widgets: list, box: QtWidgets.QBoxLayout, n: int, make: Callable[[], QtWidgets.QWidget], stretch: int = 0
+) -> None:
+    """Grow or shrink ``widgets`` (the first items of ``box``, in order) to ``n``; new ones from ``make``."""
+    while len(widgets) > n:
+        w = widgets.pop()
+        box.removeWidget(w)
+        w.setParent(None)
+        w.deleteLater()
+    while len(widgets) < n:
+        w = make()
+        box.insertWidget(len(widgets), w, stretch)
+        widgets.append(w)
 
 
 class LayerHeatmap(pg.PlotWidget):
@@ -31,7 +48,6 @@ class LayerHeatmap(pg.PlotWidget):
         parent: Optional[QtWidgets.QWidget] = None,
         *,
         colormap: Optional[pg.ColorMap] = None,
-        colorbar_label: Optional[str] = None,
     ) -> None:
         super().__init__(parent)
         self.plotItem.setMenuEnabled(False)
@@ -40,19 +56,35 @@ class LayerHeatmap(pg.PlotWidget):
         self.plotItem.vb.invertY(True)
         self.plotItem.setLabel("left", "layer")
         self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setColorMap(colormap or theme.mass_colormap())
+        self._colormap = colormap or theme.mass_colormap()
+        self.image.setColorMap(self._colormap)
         self.plotItem.addItem(self.image)
-        self.colorbar: Optional[pg.ColorBarItem] = None
-        if colorbar_label is not None:
-            self.colorbar = pg.ColorBarItem(
-                values=(0.0, 1.0), colorMap=colormap or theme.value_colormap(), interactive=False, label=colorbar_label
-            )
-            self.colorbar.setImageItem(self.image, insert_in=self.plotItem)
+        self._marks: Optional[pg.ImageItem] = None  # exactly-0 / Inf-NaN cells (set_marks)
         self._depth = -1
         self._x_range: tuple[float, float] = (np.nan, np.nan)
 
     def wheelEvent(self, ev: QtGui.QWheelEvent) -> None:  # noqa: N802 - Qt override
         ev.ignore()
+
+    def set_marks(self, zero: Optional[np.ndarray], bad: Optional[np.ndarray], x0: float, x1: float) -> None:
+        """Cells a colour scale cannot show, over the image: exactly 0 in grey, Inf/NaN in red.
+
+        ``zero`` and ``bad`` are (layers, columns) boolean masks aligned with the image; None clears.
+        """
+        if zero is None or bad is None or not (zero.any() or bad.any()):
+            if self._marks is not None:
+                self._marks.hide()
+            return
+        if self._marks is None:
+            self._marks = pg.ImageItem(axisOrder="row-major")
+            self._marks.setZValue(5)
+            self.plotItem.addItem(self._marks)
+        rgba = np.zeros(zero.shape + (4,), dtype=np.ubyte)
+        rgba[zero] = ZERO_RGBA
+        rgba[bad] = BAD_RGBA
+        self._marks.setImage(rgba, axisOrder="row-major", autoLevels=False)
+        self._marks.setRect(QtCore.QRectF(x0, 0.5, max(x1 - x0, 1e-9), zero.shape[0]))
+        self._marks.show()
 
     def set_image(
         self,
@@ -61,22 +93,26 @@ class LayerHeatmap(pg.PlotWidget):
         x1: float,
         levels: tuple[float, float],
         x_view: Optional[tuple[float, float]] = None,
+        pool: bool = False,
     ) -> None:
         """Show ``data`` (layers, columns) spanning x0..x1; layer k is centred on y = k.
 
         ``x_view``: the x-range to show when it differs from the image's (a growing step axis).
+        ``pool``: when the plot is narrower than the image has columns, merge neighbouring columns
+        by their maximum, so a one-bin spike (a collapsed layer) stays visible; drawing the image
+        scaled down would drop most columns, spikes included.
         """
         depth, cols = data.shape
         if cols == 0 or depth == 0:
             self.image.clear()
             return
-        self.image.setImage(data, axisOrder="row-major", autoLevels=False, levels=levels)
-        if self.colorbar is not None and tuple(self.colorbar.levels()) != tuple(levels):
-            self.colorbar.setLevels(levels)
+        view = x_view or (x0, x1)
         if x1 <= x0:
             x1 = x0 + 1.0
+        if pool:
+            data, x1 = pool_columns(data, x0, x1, self.plotItem.vb.width() * (x1 - x0) / max(view[1] - view[0], 1e-12))
+        self.image.setImage(data, axisOrder="row-major", autoLevels=False, levels=levels)
         self.image.setRect(QtCore.QRectF(x0, 0.5, x1 - x0, depth))
-        view = x_view or (x0, x1)
         if depth != self._depth or view != self._x_range:
             self._depth = depth
             self._x_range = view
@@ -89,40 +125,144 @@ class LayerHeatmap(pg.PlotWidget):
                 left.setTicks([[(k, str(k)) for k in [1, *range(step, depth + 1, step)]]])
 
 
+class LaneHeatmaps(QtWidgets.QWidget):
+    """One LayerHeatmap per lane, side by side, each titled with its lane's name.
+
+    Overlaid heatmaps are not readable, so lanes get one each; the first shows the layer axis,
+    and one colour bar (``colorbar_label``) at the right serves them all: the strip reads as one
+    figure on one colour scale (``set_levels``). ``heatmap`` is lane 1's (the only one for a
+    single run, titled ``title``).
+    """
+
+    def __init__(
+        self,
+        title: str = "",
+        make: Callable[[], LayerHeatmap] = LayerHeatmap,
+        colorbar_label: Optional[str] = None,
+        parent: Optional[QtWidgets.QWidget] = None,
+    ) -> None:
+        super().__init__(parent)
+        self._title = title
+        self._make = make
+        self._box = QtWidgets.QHBoxLayout(self)
+        self._box.setContentsMargins(0, 0, 0, 0)
+        self._box.setSpacing(2)
+        self.heatmaps: list = [self._new()]
+        self._box.addWidget(self.heatmaps[0], 1)  # equal stretch: lanes share the width
+        self._names: tuple = ()
+        self.colorbar: Optional[pg.ColorBarItem] = None
+        if colorbar_label is not None:
+            bar_view = pg.GraphicsLayoutWidget()
+            bar_view.setFixedWidth(78)
+            # leave the plots' title above and step axis below, so the bar spans their images
+            bar_view.ci.layout.setContentsMargins(0, 26, 0, 40)
+            self.colorbar = pg.ColorBarItem(
+                values=(0.0, 1.0), colorMap=self.heatmap._colormap, interactive=False, label=colorbar_label
+            )
+            bar_view.addItem(self.colorbar)
+            self._box.addWidget(bar_view, 0)
+            self.bar_view = bar_view
+        if title:
+            self.heatmap.plotItem.setTitle(title, size="10pt")
+
+    @property
+    def heatmap(self) -> LayerHeatmap:
+        return self.heatmaps[0]
+
+    def _new(self) -> LayerHeatmap:
+        h = self._make()
+        if self.toolTip():
+            h.setToolTip(self.toolTip())
+        return h
+
+    def setToolTip(self, text: str) -> None:  # noqa: N802 - Qt override: every heatmap explains itself
+        super().setToolTip(text)
+        for h in getattr(self, "heatmaps", ()):
+            h.setToolTip(text)
+
+    def for_lanes(self, frame: Frame) -> list:
+        """The heatmaps for ``frame``'s lanes (made or removed as needed), titled; one per lane."""
+        n = len(frame.lanes)
+        changed = n != len(self.heatmaps)
+
+        def more() -> LayerHeatmap:
+            h = self._new()
+            h.plotItem.hideAxis("left")  # the first heatmap names the layers
+            return h
+
+        fit_count(self.heatmaps, self._box, n, more, stretch=1)  # before the colour bar
+        if changed and self.colorbar is not None:
+            self.colorbar.setImageItem([h.image for h in self.heatmaps])
+        names = tuple((lane.name, lane.colour) for lane in frame.lanes)
+        if names != self._names:
+            self._names = names
+            for h, (name, colour) in zip(self.heatmaps, names):
+                title = f"<span style='color:{colour}'>■ {name}</span>" if n > 1 else self._title
+                h.plotItem.setTitle(title or None, size="10pt")
+        return self.heatmaps
+
+    def set_levels(self, levels: tuple[float, float]) -> None:
+        """The colour bar's range (the heatmaps' own levels are set with their images)."""
+        if self.colorbar is not None and tuple(self.colorbar.levels()) != tuple(levels):
+            self.colorbar.setLevels(levels)
+
+
+def pool_columns(data: np.ndarray, x0: float, x1: float, pixels: float) -> tuple[np.ndarray, float]:
+    """``data`` with groups of k neighbouring columns merged by max, k so that at most ``pixels``
+    columns remain; returns it with the new right edge (a short last group is padded with 0)."""
+    cols = data.shape[1]
+    if not pixels >= 1 or cols <= pixels:
+        return data, x1
+    k = int(np.ceil(cols / pixels))
+    groups = int(np.ceil(cols / k))
+    padded = np.zeros((data.shape[0], groups * k), dtype=data.dtype)
+    padded[:, :cols] = data
+    pooled = padded.reshape(data.shape[0], groups, k).max(axis=2)
+    return pooled, x0 + (x1 - x0) * groups * k / cols
+
+
 def histogram_image(
     hist: np.ndarray, under: np.ndarray, over: np.ndarray, spec: HistSpec, pad_bins: int = 3
 ) -> tuple[np.ndarray, float, float]:
-    """Rows of a (layers, bins) histogram as the share of each layer's values, on a sqrt colour scale.
+    """Rows of a (layers, bins) histogram, each scaled to its own peak, on a sqrt colour scale.
 
-    Off-scale values get an extra band of ``pad_bins`` columns at each side so an exploding layer
-    (all values beyond the range) shows as a dark band at the edge instead of an empty row.
-    Returns (image, x0, x1).
+    Each row's fullest bin is the darkest colour, so every layer's shape reads at a glance (a bell,
+    a pile-up at ±1, a single spike) however many bins it spreads over; the sqrt keeps thin tails
+    visible. Off-scale values get an extra band of ``pad_bins`` columns at each side (their count
+    against the same peak) so an exploding layer (all values beyond the range) shows as a dark
+    band at the edge instead of an empty row. Returns (image, x0, x1).
     """
     hist = np.asarray(hist, dtype=np.float64)
     under = np.asarray(under, dtype=np.float64)[:, None]
     over = np.asarray(over, dtype=np.float64)[:, None]
-    total = hist.sum(axis=1, keepdims=True) + under + over
-    total[~(total > 0)] = np.inf  # empty or non-finite rows draw white
+    peak = np.maximum(np.maximum(hist.max(axis=1, keepdims=True, initial=0.0), under), over)
+    peak[~(peak > 0) | ~np.isfinite(peak)] = np.inf  # empty or non-finite rows draw white
     width = (spec.hi - spec.lo) / hist.shape[1]
     image = np.concatenate(
-        [np.repeat(under / total, pad_bins, axis=1), hist / total, np.repeat(over / total, pad_bins, axis=1)], axis=1
+        [np.repeat(under / peak, pad_bins, axis=1), hist / peak, np.repeat(over / peak, pad_bins, axis=1)], axis=1
     )
     image = np.sqrt(np.clip(np.nan_to_num(image, nan=0.0), 0.0, 1.0))
     return image, spec.lo - pad_bins * width, spec.hi + pad_bins * width
 
 
-def value_ticks(spec: HistSpec, pad_bins: int = 3, log10_abs: bool = False) -> list[tuple[float, str]]:
-    """Axis ticks for a histogram heatmap: a few values plus the off-scale bands."""
+def value_ticks(
+    spec: HistSpec, pad_bins: int = 3, log10_abs: bool = False, pixels: float = 400, bands: bool = True
+) -> list[tuple[float, str]]:
+    """Axis ticks for a histogram heatmap: a few values plus (``bands``) the off-scale bands.
+
+    ``pixels``: about how wide the axis is; narrower axes (lanes side by side) get fewer ticks.
+    """
     width = (spec.hi - spec.lo) / spec.bins
-    values = pg.AxisItem("bottom").tickValues(spec.lo, spec.hi, 400)
+    values = pg.AxisItem("bottom").tickValues(spec.lo, spec.hi, pixels)
     major = values[0][1] if values else []
     ticks = []
     for v in major:
         if spec.lo - 1e-9 <= v <= spec.hi + 1e-9:
             label = f"1e{v:g}" if log10_abs else f"{v:g}"
             ticks.append((float(v), label))
-    ticks.append((spec.lo - pad_bins * width / 2, "below"))
-    ticks.append((spec.hi + pad_bins * width / 2, "above"))
+    if bands:
+        ticks.append((spec.lo - pad_bins * width / 2, "below"))
+        ticks.append((spec.hi + pad_bins * width / 2, "above"))
     return ticks
 
 
@@ -198,7 +338,8 @@ class LayerHistogramGrid(QtWidgets.QScrollArea):
         self._ensure_rows(depth)
         if lanes_changed:
             self._relayout(force=True)
-        if spec != self._spec:
+            self._plot_specs.clear()  # the tick spacing depends on the number of lanes
+        if spec != self._spec or lanes_changed:
             self._spec = spec
             for row in self._rows:
                 self._set_x_range(row.plot, spec)
@@ -252,7 +393,9 @@ class LayerHistogramGrid(QtWidgets.QScrollArea):
     def _set_x_range(self, plot: StaticPlot, spec: HistSpec) -> None:
         plot.plotItem.vb.setXRange(spec.lo, spec.hi, padding=0.02)
         if spec.log10_abs:
-            ticks = [(float(v), f"1e{v:g}") for v in np.arange(np.ceil(spec.lo / 2) * 2, spec.hi + 1e-9, 2)]
+            # a tick every 2 decades; lanes side by side make the plots narrower: fewer ticks
+            every = {1: 2, 2: 4}.get(max(1, len(self._hists)), 6)
+            ticks = [(float(v), f"1e{v:g}") for v in np.arange(np.ceil(spec.lo / every) * every, spec.hi + 1e-9, every)]
             plot.plotItem.getAxis("bottom").setTicks([ticks])
         else:
             plot.plotItem.getAxis("bottom").setTicks(None)
@@ -342,15 +485,7 @@ class LayerHistogramGrid(QtWidgets.QScrollArea):
 
     def _ensure_lane_plots(self, row: _Row, lanes: int) -> None:
         """One small plot per lane in the row (the first is ``row.plot``)."""
-        while len(row.plots) > max(lanes, 1):
-            plot = row.plots.pop()
-            row.strip.removeWidget(plot)
-            plot.setParent(None)
-            plot.deleteLater()
-        while len(row.plots) < lanes:
-            plot = self._make_plot()
-            row.strip.addWidget(plot)
-            row.plots.append(plot)
+        fit_count(row.plots, row.strip, max(lanes, 1), self._make_plot)
 
     def _draw_row(self, i: int, row: _Row, edges: np.ndarray) -> None:
         while len(row.curves) > len(self._hists):
@@ -399,4 +534,4 @@ def off_scale_share(hist: np.ndarray, under: np.ndarray, over: np.ndarray) -> np
     return share
 
 
-__all__ = ["LayerHeatmap", "LayerHistogramGrid", "histogram_image", "value_ticks", "off_scale_share", "finite_range"]
+__all__ = ["LayerHeatmap", "LaneHeatmaps", "LayerHistogramGrid", "histogram_image", "value_ticks", "off_scale_share", "finite_range"]

@@ -22,7 +22,7 @@ MAX_POINTS = 1500
 
 
 class LossView(pg.GraphicsLayoutWidget):
-    """Loss (log scale) above accuracy (train line, test points), linked step axes."""
+    """Loss (log scale) above accuracy (train line, test points), linked step axes, a legend row."""
 
     def __init__(self, parent: Optional[QtWidgets.QWidget] = None, *, accuracy_height: float = 1.0) -> None:
         super().__init__(parent)
@@ -43,7 +43,15 @@ class LossView(pg.GraphicsLayoutWidget):
         for p in (self.loss_plot, self.acc_plot):
             p.setMenuEnabled(False)
             p.hideButtons()
-        self.legend = self.acc_plot.addLegend(offset=(-10, -10), brush=pg.mkBrush(255, 255, 255, 210))
+        # one legend row under the plots, where it cannot cover a curve: the lanes (with lanes),
+        # then what the line and the dots mean
+        self.legend = pg.LegendItem(colCount=2, horSpacing=14, verSpacing=-6)
+        self.addItem(self.legend, row=2, col=0)
+        self.lane_legend = self.legend  # the lanes are named in the same row
+        self._samples = (
+            pg.PlotDataItem(pen=pg.mkPen("#555555", width=1.5)),
+            pg.PlotDataItem(pen=None, symbol="o", symbolSize=7, symbolBrush="#777777", symbolPen=pg.mkPen("w")),
+        )
         self.loss_curves: list[pg.PlotDataItem] = []
         self.acc_curves: list[pg.PlotDataItem] = []
         self.test_points: list[pg.PlotDataItem] = []
@@ -51,27 +59,39 @@ class LossView(pg.GraphicsLayoutWidget):
         self._x_range = (np.nan, np.nan)
         self.setToolTip("Loss (log scale) and accuracy over steps; points = test accuracy.\nHealthy: loss falls, accuracy rises.")
 
+    def _set_legends(self, frame: Frame) -> None:
+        """Lanes named in a row over the loss plot; the accuracy legend explains line and dots."""
+        many = len(frame.lanes) > 1
+        self.legend.clear()
+        line, dots = self._samples
+        line.setPen(pg.mkPen("#555555" if many else frame.main.colour, width=1.5))
+        dots.setSymbolBrush("#777777" if many else theme.THEORY_COLOUR)
+        if many:
+            for lane in frame.lanes:
+                self.legend.addItem(pg.PlotDataItem(pen=pg.mkPen(lane.colour, width=3)), lane.name)
+        self.legend.addItem(line, "line: train batch")
+        self.legend.addItem(dots, "dots: test set")
+        self.legend.setColumnCount(3 if many else 2)
+
     def draw(self, frame: Frame) -> None:
         many = len(frame.lanes) > 1
         key = tuple((lane.name, lane.colour) for lane in frame.lanes)
-        if key != getattr(self, "_lanes_key", key):  # other lanes (a new scenario, an opened run)
+        if key != getattr(self, "_lanes_key", None):  # other lanes (a new scenario, an opened run)
             for plot, items in ((self.loss_plot, self.loss_curves), (self.acc_plot, self.acc_curves + self.test_points)):
                 for item in items:
                     plot.removeItem(item)
-            self.loss_curves, self.acc_curves, self.test_points = [], [], []
+            for items in (self.loss_curves, self.acc_curves, self.test_points):
+                items.clear()  # in place: LossPanel holds these lists too
+            self._set_legends(frame)
         self._lanes_key = key
         while len(self.loss_curves) < len(frame.lanes):
             lane = frame.lanes[len(self.loss_curves)]
             # 1 px pens: wider antialiased strokes of noisy curves cost several ms per paint
             self.loss_curves.append(self.loss_plot.plot(pen=pg.mkPen(lane.colour, width=1)))
-            self.acc_curves.append(self.acc_plot.plot(pen=pg.mkPen(lane.colour, width=1), name=lane.name if many else "train batch"))
-            self.test_points.append(
-                self.acc_plot.plot(
-                    pen=None, symbol="o", symbolSize=7, symbolBrush=theme.THEORY_COLOUR, symbolPen=pg.mkPen("w"),
-                    # with lanes, one legend entry for the test points (the first lane's) keeps the legend readable
-                    name=("test (dots)" if many else "test") if len(self.test_points) == 0 else None,
-                )
-            )
+            self.acc_curves.append(self.acc_plot.plot(pen=pg.mkPen(lane.colour, width=1)))
+            # a single run: test dots in orange against the blue line; lanes: each in its lane's colour
+            dots = lane.colour if many else theme.THEORY_COLOUR
+            self.test_points.append(self.acc_plot.plot(pen=None, symbol="o", symbolSize=7, symbolBrush=dots, symbolPen=pg.mkPen("w")))
         for n in range(len(frame.lanes)):
             steps, loss = frame.series(n, "loss", MAX_POINTS)
             _, acc = frame.series(n, "accuracy", MAX_POINTS)

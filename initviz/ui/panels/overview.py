@@ -6,7 +6,7 @@ from typing import Optional
 
 from PySide6 import QtWidgets
 
-from initviz.ui.panels.activations import LaneHeatmaps
+from initviz.ui.panels.activations import ActivationLanes
 from initviz.ui.panels.base import Frame, Panel, quad_splitter
 from initviz.ui.panels.depth_profile import StdProfilePlot
 from initviz.ui.panels.gradients import GradNormPlot
@@ -30,7 +30,7 @@ class OverviewPanel(Panel):
     def __init__(self, parent: Optional[QtWidgets.QWidget] = None) -> None:
         super().__init__(parent)
         # one heatmap per lane, side by side; ``heatmap`` is the first lane's
-        self.heatmaps = LaneHeatmaps("activations of every layer (after φ)")
+        self.heatmaps = ActivationLanes("activations of every layer (after φ)")
         self.heatmap = self.heatmaps.heatmap
         self.grad_plot = GradNormPlot()
         self.std_plot = StdProfilePlot()
