@@ -123,6 +123,14 @@ class Panel(QtWidgets.QWidget):
         self._last_update[part] = now
         return True
 
+    def in_turn(self, frame: Frame, parts: Sequence[str]) -> set[str]:
+        """Which of ``parts`` to redraw for this frame: all at rest; while training streams
+        frames, one per frame in turn, so a frame costs one slow part, not all of them."""
+        if not frame.moving:
+            return set(parts)
+        self._part_turn = (getattr(self, "_part_turn", -1) + 1) % len(parts)
+        return {parts[self._part_turn]}
+
     def show_frame(self, frame: Frame) -> None:
         """Draw ``frame`` (called by the main window at <= 30 Hz, only while the panel is visible)."""
         self._frame = frame
@@ -138,13 +146,6 @@ class Panel(QtWidgets.QWidget):
 
 
 # --- sanitising ---------------------------------------------------------------------------
-
-
-def finite_or_nan(values: Any) -> np.ndarray:
-    """float64 copy with every non-finite value replaced by NaN (pyqtgraph skips NaN points)."""
-    a = np.array(values, dtype=np.float64, copy=True)
-    a[~np.isfinite(a)] = np.nan
-    return a
 
 
 def safe_log10(values: Any) -> np.ndarray:
@@ -174,22 +175,6 @@ def finite_range(values: np.ndarray, default: tuple[float, float] = (0.0, 1.0)) 
         pad = max(abs(lo) * 0.05, 0.5)
         lo, hi = lo - pad, hi + pad
     return lo, hi
-
-
-def set_curve(item: pg.PlotDataItem, x: np.ndarray, y: np.ndarray) -> None:
-    """setData that stays drawable: keeps only points where both x and y are finite."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    ok = np.isfinite(x) & np.isfinite(y)
-    if ok.all():
-        item.setData(x, y)
-    elif ok.any():
-        # keep NaN gaps so a curve breaks where the data is missing
-        yy = y.copy()
-        yy[~ok] = np.nan
-        item.setData(x, yy, connect="finite")
-    else:
-        item.setData([], [])
 
 
 def pick_indices(n: int, max_points: int) -> np.ndarray:
@@ -251,35 +236,51 @@ class StaticPlot(pg.PlotWidget):
 
 
 class PathCurve(QtWidgets.QGraphicsPathItem):
-    """A polyline drawn entirely by Qt in C++ (no Python paint call per frame).
+    """A polyline (or a row of dots) drawn entirely by Qt in C++ (no Python paint call per frame).
 
-    pyqtgraph's PlotDataItem paints through Python; with dozens of curves per frame that Python
-    time competes with the training thread for the GIL. Used for many-curve views; keeps the
-    plotted arrays as ``xData``/``yData`` like PlotDataItem.
+    pyqtgraph's PlotDataItem paints through Python and its setData costs about a millisecond;
+    with dozens of curves per frame that Python time competes with the training thread for the
+    GIL. Keeps the plotted arrays as ``xData``/``yData`` like PlotDataItem (the values given,
+    before any log). ``log_y``: drawn at log10(y) for a plot in log mode (PlotItem's log mode
+    only transforms its own items). ``dots``: a round dot of the pen's width at every point
+    (each a very short round-capped segment) instead of a line.
     """
 
-    def __init__(self, pen: QtGui.QPen, brush: Optional[QtGui.QBrush] = None) -> None:
+    def __init__(
+        self, pen: QtGui.QPen, brush: Optional[QtGui.QBrush] = None, *, log_y: bool = False, dots: bool = False
+    ) -> None:
         super().__init__()
         pen = QtGui.QPen(pen)
         pen.setCosmetic(True)
+        if dots:
+            pen.setCapStyle(QtCore.Qt.PenCapStyle.RoundCap)
         self.setPen(pen)
         if brush is not None:
             self.setBrush(brush)
+        self.log_y = log_y
+        self.dots = dots
         self.xData = np.zeros(0)
         self.yData = np.zeros(0)
 
     def set_line(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Polyline through the finite (x, y) points; breaks at NaN."""
+        """Polyline (or dots) through the finite (x, y) points; a line breaks at NaN."""
         self.xData = np.asarray(x, dtype=np.float64)
         self.yData = np.asarray(y, dtype=np.float64)
-        ok = np.isfinite(self.xData) & np.isfinite(self.yData)
+        ys = safe_log10(self.yData) if self.log_y else self.yData
+        ok = np.isfinite(self.xData) & np.isfinite(ys)
         if not ok.any():
             self.setPath(QtGui.QPainterPath())
             return
-        if ok.all():
-            self.setPath(pg.arrayToQPath(self.xData, self.yData, connect="all"))
+        if self.dots:
+            xs, ys = self.xData[ok], ys[ok]
+            xx = np.repeat(xs, 2)
+            # Qt draws nothing for a zero-length segment; a tiny one gets its round caps: a dot
+            xx[1::2] += 1e-6 * max(float(np.ptp(xs)), 1.0)
+            self.setPath(pg.arrayToQPath(xx, np.repeat(ys, 2), connect="pairs"))
+        elif ok.all():
+            self.setPath(pg.arrayToQPath(self.xData, ys, connect="all"))
         else:
-            self.setPath(pg.arrayToQPath(self.xData[ok], self.yData[ok], connect=_breaks(ok)))
+            self.setPath(pg.arrayToQPath(self.xData[ok], ys[ok], connect=_breaks(ok)))
 
     def set_steps(self, edges: np.ndarray, counts: np.ndarray) -> None:
         """A filled step histogram: counts[i] over [edges[i], edges[i+1]), closed to y = 0."""
@@ -288,6 +289,42 @@ class PathCurve(QtWidgets.QGraphicsPathItem):
         xs = np.repeat(self.xData, 2)
         ys = np.concatenate([[0.0], np.repeat(self.yData, 2), [0.0]])
         self.setPath(pg.arrayToQPath(xs, ys, connect="all"))
+
+
+class DottedLine:
+    """A lane's values per layer: a line with a dot at every layer, both PathCurves (cheap).
+
+    ``xData``/``yData`` are the line's; ``sample`` is a PlotDataItem of the same look for a legend.
+    """
+
+    def __init__(self, colour: str, *, width: float = 2.0, dot: float = 6.5, log_y: bool = False) -> None:
+        self.line = PathCurve(pg.mkPen(colour, width=width), log_y=log_y)
+        self.marks = PathCurve(pg.mkPen(colour, width=dot), log_y=log_y, dots=True)
+        self.sample = pg.PlotDataItem(pen=pg.mkPen(colour, width=width), symbol="o", symbolSize=dot, symbolBrush=colour, symbolPen=None)
+        self.colour = colour
+
+    @property
+    def xData(self) -> np.ndarray:  # noqa: N802 - PlotDataItem's name
+        return self.line.xData
+
+    @property
+    def yData(self) -> np.ndarray:  # noqa: N802
+        return self.line.yData
+
+    def add_to(self, plot: pg.PlotItem) -> None:
+        plot.addItem(self.line)
+        plot.addItem(self.marks)
+
+    def remove_from(self, plot: pg.PlotItem) -> None:
+        plot.removeItem(self.line)
+        plot.removeItem(self.marks)
+
+    def set_log(self, on: bool) -> None:
+        self.line.log_y = self.marks.log_y = on
+
+    def set_line(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.line.set_line(x, y)
+        self.marks.set_line(x, y)
 
 
 def _breaks(ok: np.ndarray) -> np.ndarray:
@@ -378,7 +415,10 @@ class LogEdgeMarkers:
                 else:
                     bad_total += count
                 y = bottom if kind == "zero" else top
-                item.setData(x[mask] + spread * (k - (n - 1) / 2), np.full(count, y))
+                key = (mask.tobytes(), y, n, x.size)
+                if getattr(item, "_marked", None) != key:  # setData costs: only on a change
+                    item._marked = key
+                    item.setData(x[mask] + spread * (k - (n - 1) / 2), np.full(count, y))
         if self.legend is not None:
             for kind, count, sample, label in (
                 ("zero", zeros_total, self._zero_sample, "exactly 0 (off the log scale)"),
@@ -398,7 +438,25 @@ class LogEdgeMarkers:
 
     def clear(self) -> None:
         for item in self.zero + self.bad:
+            item._marked = None
             item.setData([], [])
+
+
+def fit_dotted(lines: list, plot: pg.PlotItem, colours: Sequence[str], log_y: bool = False) -> list:
+    """``lines`` made to hold one DottedLine per colour (in place): made, recoloured or removed."""
+    while len(lines) > len(colours):
+        lines.pop().remove_from(plot)
+    for i, colour in enumerate(colours):
+        if i < len(lines) and lines[i].colour == colour:
+            continue
+        line = DottedLine(colour, log_y=log_y)
+        line.add_to(plot)
+        if i < len(lines):
+            lines[i].remove_from(plot)
+            lines[i] = line
+        else:
+            lines.append(line)
+    return lines
 
 
 class CursorLines:

@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from initviz.ui import theme
-from initviz.ui.panels.base import Frame, LogEdgeMarkers, Panel, StaticPlot, finite_range, positive_or_nan, set_curve
+from initviz.ui.panels.base import DottedLine, Frame, LogEdgeMarkers, Panel, PathCurve, StaticPlot, finite_range, fit_dotted, safe_log10
 
 DEPTH_HELP = (
     "<b>Depth profile</b>: the measured standard deviation of each hidden layer's activations "
@@ -38,11 +38,9 @@ class StdProfilePlot(StaticPlot):
         # the legend sits in a row under the plot, where it cannot cover a curve
         self.legend = pg.LegendItem(colCount=3, horSpacing=14, verSpacing=-6)
         p.layout.addItem(self.legend, 4, 1)
-        self.theory_curve = pg.PlotDataItem(pen=pg.mkPen(theme.THEORY_COLOUR, width=2.5, style=QtCore.Qt.PenStyle.DashLine))
-        p.addItem(self.theory_curve)
-        self.measured: list[pg.PlotDataItem] = []
+        self.measured: list[DottedLine] = []  # one per lane
+        self.theories: list[PathCurve] = []  # one per lane: the std predicted at init (dashed)
         self.markers = LogEdgeMarkers(p, self.legend)  # std exactly 0 (zeros init), Inf/NaN
-        self.lane_theory: list[pg.PlotDataItem] = []  # lanes 2..n: predicted std, dashed in the lane's colour
         self._lane_names: tuple = ()
         self._range: tuple = ()
         self.setToolTip(
@@ -52,72 +50,74 @@ class StdProfilePlot(StaticPlot):
             "Triangles at the bottom: std exactly 0 (all units output the same value), which a log axis cannot place."
         )
 
+    @property
+    def theory_curve(self) -> PathCurve:
+        """Lane 1's prediction (the only one for a single run)."""
+        return self.theories[0]
+
+    @property
+    def lane_theory(self) -> list[PathCurve]:
+        """Lanes 2..n's predictions."""
+        return self.theories[1:]
+
     def set_log(self, on: bool) -> None:
         self.log = on
-        self.plotItem.setLogMode(y=on)
+        self.plotItem.setLogMode(y=on)  # the axis ticks; the curves draw log10 themselves
+        for item in self.measured:
+            item.set_log(on)
+        for item in self.theories:
+            item.log_y = on
         self._range = ()
+
+    def _rebuild(self, frame: Frame) -> None:
+        """New lanes: one measured line and one prediction per lane, and the legend for them."""
+        many = len(frame.lanes) > 1
+        for c in self.theories:
+            self.plotItem.removeItem(c)
+        self.theories = []
+        fit_dotted(self.measured, self.plotItem, [lane.colour for lane in frame.lanes], log_y=self.log)
+        for lane in frame.lanes:
+            # one run: the prediction in orange; lanes: each lane's prediction dashed in its colour
+            colour = lane.colour if many else theme.THEORY_COLOUR
+            c = PathCurve(pg.mkPen(colour, width=1.5 if many else 2.5, style=QtCore.Qt.PenStyle.DashLine), log_y=self.log)
+            self.plotItem.addItem(c)
+            self.theories.append(c)
+        self.legend.clear()
+        self.markers.forget_legend()
+        if many:
+            for lane, c in zip(frame.lanes, self.measured):
+                self.legend.addItem(c.sample, lane.name)
+            dashed = pg.PlotDataItem(pen=pg.mkPen("#555555", width=1.5, style=QtCore.Qt.PenStyle.DashLine))
+            self.legend.addItem(dashed, "dashed: predicted at init")
+        else:
+            self.legend.addItem(self.measured[0].sample, "measured")
+            self.legend.addItem(pg.PlotDataItem(pen=self.theories[0].pen()), "predicted at init")
 
     def draw(self, frame: Frame) -> None:
         kind = self.kind
         depth = frame.main.record.depth
         layers = np.arange(1, depth + 1, dtype=np.float64)
         names = tuple((lane.name, lane.colour) for lane in frame.lanes)
-        many = len(frame.lanes) > 1
-        if names != self._lane_names:  # other lanes: new curves and legend entries
+        if names != self._lane_names:
             self._lane_names = names
-            for c in self.measured + self.lane_theory:
-                self.plotItem.removeItem(c)
-            self.measured, self.lane_theory = [], []
-            while len(self.measured) < len(frame.lanes):
-                lane = frame.lanes[len(self.measured)]
-                c = pg.PlotDataItem(pen=pg.mkPen(lane.colour, width=2), symbol="o", symbolSize=7, symbolBrush=lane.colour, symbolPen=None)
-                self.plotItem.addItem(c)
-                self.measured.append(c)
-            # one run: the prediction in orange; lanes: each lane's prediction dashed in its colour
-            colour = frame.main.colour if many else theme.THEORY_COLOUR
-            self.theory_curve.setPen(pg.mkPen(colour, width=2.5 if not many else 1.5, style=QtCore.Qt.PenStyle.DashLine))
-            self.legend.clear()
-            self.markers.forget_legend()
-            if many:
-                for lane, c in zip(frame.lanes, self.measured):
-                    self.legend.addItem(c, lane.name)
-                dashed = pg.PlotDataItem(pen=pg.mkPen("#555555", width=1.5, style=QtCore.Qt.PenStyle.DashLine))
-                self.legend.addItem(dashed, "dashed: predicted at init")
-            else:
-                self.legend.addItem(self.measured[0], "measured")
-                self.legend.addItem(self.theory_curve, "predicted at init")
-        clean = positive_or_nan if self.log else (lambda a: np.asarray(a, dtype=np.float64))
+            self._rebuild(frame)
         shown, raw = [], []
-        for lane, c in zip(frame.lanes, self.measured):
+        for lane, c, t in zip(frame.lanes, self.measured, self.theories):
             values = np.asarray(lane.record.act_std if kind == "act" else lane.record.pre_std, dtype=np.float64)
-            y = clean(values)
-            set_curve(c, layers, y)
-            shown.append(y)
+            c.set_line(layers, values)
             raw.append(values)
-        theory = frame.main.theory
-        if theory is not None:
-            t = clean(theory.act_std if kind == "act" else theory.pre_std)
-            set_curve(self.theory_curve, layers, t)
-            shown.append(t)
-        else:
-            self.theory_curve.setData([], [])
-        # with lanes: every lane's prediction too, dashed in its colour (lane 1's is the orange one)
-        while len(self.lane_theory) < len(frame.lanes) - 1:
-            lane = frame.lanes[len(self.lane_theory) + 1]
-            c = pg.PlotDataItem(pen=pg.mkPen(lane.colour, width=1.5, style=QtCore.Qt.PenStyle.DashLine))
-            self.plotItem.addItem(c)
-            self.lane_theory.append(c)
-        for lane, c in zip(frame.lanes[1:], self.lane_theory):
+            shown.append(values)
             if lane.theory is None:
-                c.setData([], [])
-                continue
-            t = clean(lane.theory.act_std if kind == "act" else lane.theory.pre_std)
-            set_curve(c, layers, t)
-            shown.append(t)
+                t.set_line(np.zeros(0), np.zeros(0))
+            else:
+                predicted = np.asarray(lane.theory.act_std if kind == "act" else lane.theory.pre_std, dtype=np.float64)
+                t.set_line(layers, predicted)
+                shown.append(predicted)
         values = np.concatenate([np.ravel(v) for v in shown]) if shown else np.zeros(0)
         zeros = any(bool(np.any(np.isfinite(v) & (v <= 0))) for v in raw)
         if self.log:
-            logs = np.log10(values[np.isfinite(values)]) if np.isfinite(values).any() else np.zeros(0)
+            logs = safe_log10(values)
+            logs = logs[np.isfinite(logs)]
             # half decades: the axis is rebuilt only when the range really changes
             if logs.size:
                 y_range = (float(np.floor(2 * logs.min())) / 2 - 0.05, float(np.ceil(2 * logs.max())) / 2 + 0.05)
@@ -158,7 +158,6 @@ class DepthProfilePanel(Panel):
         header.addStretch(1)
 
         self.std_plot = StdProfilePlot()
-        self.theory_curve = self.std_plot.theory_curve
         self.w_plot = StaticPlot()
         w = self.w_plot.plotItem
         w.setTitle("weight std per layer: measured vs init formula", size="10pt")
@@ -166,8 +165,8 @@ class DepthProfilePanel(Panel):
         w.setLabel("left", "std(W)")
         w.setLogMode(y=True)
         w.getAxis("left").enableAutoSIPrefix(False)
-        self.w_theories: list[pg.PlotDataItem] = []  # per lane: the init formula's std (dashed)
-        self.w_measured: list[pg.PlotDataItem] = []
+        self.w_theories: list[PathCurve] = []  # per lane: the init formula's std (dashed)
+        self.w_measured: list[DottedLine] = []
         self.w_markers = LogEdgeMarkers(w)
         self._w_range: tuple = ()
         self.w_plot.setToolTip(
@@ -201,34 +200,30 @@ class DepthProfilePanel(Panel):
         )
         depth = frame.main.record.depth
         layers = np.arange(1, depth + 1, dtype=np.float64)
-        while len(self.w_measured) < len(frame.lanes):
-            colour = frame.lanes[len(self.w_measured)].colour
-            c = pg.PlotDataItem(pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6, symbolBrush=colour, symbolPen=None)
-            self.w_plot.plotItem.addItem(c)
-            self.w_measured.append(c)
+        many = len(frame.lanes) > 1
+        fit_dotted(self.w_measured, self.w_plot.plotItem, [lane.colour for lane in frame.lanes], log_y=True)
         stds = [np.asarray(lane.record.weight_std, dtype=np.float64) for lane in frame.lanes]
         for values, c in zip(stds, self.w_measured):
-            set_curve(c, layers, positive_or_nan(values))
+            c.set_line(layers, values)
         shown = list(stds)
-        many = len(frame.lanes) > 1
         # the init formula's std: orange for one run, dashed in each lane's colour with lanes
-        while len(self.w_theories) < len(frame.lanes):
-            c = pg.PlotDataItem()
-            self.w_plot.plotItem.addItem(c)
-            self.w_theories.append(c)
-        for i, (lane, c) in enumerate(zip(frame.lanes, self.w_theories)):
-            colour = lane.colour if many else theme.THEORY_COLOUR
-            if getattr(c, "_colour", None) != colour:
-                c._colour = colour
-                c.setPen(pg.mkPen(colour, width=1.5 if many else 2.5, style=QtCore.Qt.PenStyle.DashLine))
+        colours = [lane.colour if many else theme.THEORY_COLOUR for lane in frame.lanes]
+        if [c.pen().color().name() for c in self.w_theories] != colours:
+            for c in self.w_theories:
+                self.w_plot.plotItem.removeItem(c)
+            self.w_theories = [
+                PathCurve(pg.mkPen(colour, width=1.5 if many else 2.5, style=QtCore.Qt.PenStyle.DashLine), log_y=True)
+                for colour in colours
+            ]
+            for c in self.w_theories:
+                self.w_plot.plotItem.addItem(c)
+        for lane, c in zip(frame.lanes, self.w_theories):
             pw = lane.predicted_weight_std
             if pw is not None and len(pw) == depth:
-                set_curve(c, layers, positive_or_nan(pw))
+                c.set_line(layers, pw)
                 shown.append(np.asarray(pw, dtype=np.float64))
             else:
-                c.setData([], [])
-        for c in self.w_theories[len(frame.lanes):]:
-            c.setData([], [])
+                c.set_line(np.zeros(0), np.zeros(0))
         logs = np.concatenate([np.ravel(v) for v in shown])
         logs = np.log10(logs[np.isfinite(logs) & (logs > 0)])
         lo, hi = (float(np.floor(2 * logs.min())) / 2, float(np.ceil(2 * logs.max())) / 2) if logs.size else (-1.0, 1.0)
@@ -239,6 +234,11 @@ class DepthProfilePanel(Panel):
         if (depth, y_range) != self._w_range:
             self._w_range = (depth, y_range)
             self.w_plot.plotItem.vb.setRange(xRange=(0.5, depth + 0.5), yRange=y_range, padding=0)
+
+    @property
+    def theory_curve(self) -> PathCurve:
+        """Lane 1's predicted std (tests)."""
+        return self.std_plot.theory_curve
 
     def measured_data(self) -> tuple[np.ndarray, np.ndarray]:
         """(layers, std) plotted for lane 0 (tests)."""

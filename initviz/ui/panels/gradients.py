@@ -10,7 +10,9 @@ from PySide6 import QtWidgets
 
 from initviz.ui import theme
 from initviz.ui.panels.base import (
+    DottedLine,
     Frame,
+    fit_dotted,
     LogEdgeMarkers,
     Panel,
     StaticPlot,
@@ -18,7 +20,6 @@ from initviz.ui.panels.base import (
     positive_or_nan,
     quad_splitter,
     safe_log10,
-    set_curve,
     step_axis_range,
 )
 from initviz.ui.panels.layers import LaneHeatmaps, LayerHeatmap, LayerHistogramGrid, histogram_image, value_ticks
@@ -54,7 +55,7 @@ class GradNormPlot(StaticPlot):
         p.setLabel("left", "‖∂L/∂W‖")
         p.setTitle(NORM_TITLE, size="10pt")
         p.vb.enableAutoRange(enable=False)
-        self.curves: list[pg.PlotDataItem] = []
+        self.curves: list[DottedLine] = []  # one per lane
         # scatter items are not log-transformed: markers sit in the view's log10 coordinates. The
         # title explains them (a legend box would cover the curves, which run along the top)
         self.markers = LogEdgeMarkers(p)
@@ -64,19 +65,9 @@ class GradNormPlot(StaticPlot):
     def draw(self, frame: Frame) -> None:
         depth = frame.main.record.depth
         layers = np.arange(1, depth + 1, dtype=np.float64)
-        while len(self.curves) > len(frame.lanes):
-            self.plotItem.removeItem(self.curves.pop())
-        for i, lane in enumerate(frame.lanes):
-            if i == len(self.curves):
-                curve = pg.PlotDataItem(symbol="o", symbolSize=6, symbolPen=None)
-                self.plotItem.addItem(curve)
-                self.curves.append(curve)
-            curve = self.curves[i]
-            if getattr(curve, "_lane_colour", None) != lane.colour:
-                curve._lane_colour = lane.colour
-                curve.setPen(pg.mkPen(lane.colour, width=2))
-                curve.setSymbolBrush(lane.colour)
-            set_curve(curve, layers, positive_or_nan(lane.record.grad_norm))
+        fit_dotted(self.curves, self.plotItem, [lane.colour for lane in frame.lanes], log_y=True)
+        for lane, curve in zip(frame.lanes, self.curves):
+            curve.set_line(layers, positive_or_nan(lane.record.grad_norm))
         norms = [np.asarray(lane.record.grad_norm, dtype=np.float64) for lane in frame.lanes]
         logs = safe_log10(np.concatenate([np.ravel(g) for g in norms]))
         logs = logs[np.isfinite(logs)]
@@ -151,11 +142,11 @@ class GradientsPanel(Panel):
         layout.addWidget(split)
 
     def draw(self, frame: Frame) -> None:
-        rec = frame.main.record
-        depth = rec.depth
         self.norm_plot.draw(frame)
+        # the heatmaps and small multiples are the slow parts: while training, one per frame
+        parts = self.in_turn(frame, ("time", "hist", "grid"))
         time_maps = self.time_maps.for_lanes(frame)
-        if frame.main.records and self.due("time_map", frame):
+        if frame.main.records and "time" in parts:
             self._draw_time_maps(frame, time_maps)
         for h in time_maps:
             if frame.cursor_step is None:
@@ -164,7 +155,13 @@ class GradientsPanel(Panel):
                 h.cursor.setValue(frame.cursor_step)
                 h.cursor.show()
 
-        # gradient histograms (log10 |dL/dh|), one heatmap per lane
+        if "hist" in parts:
+            self._draw_hist_maps(frame)
+        if "grid" in parts:
+            self._draw_grid(frame)
+
+    def _draw_hist_maps(self, frame: Frame) -> None:
+        """Gradient histograms (log10 |dL/dh|) as rows of a heatmap, one heatmap per lane."""
         for h, lane in zip(self.hist_maps.for_lanes(frame), frame.lanes):
             r = lane.record
             image, x0, x1 = histogram_image(r.grad_hist, r.grad_under, r.grad_over, r.grad_spec)
@@ -174,6 +171,11 @@ class GradientsPanel(Panel):
                 h.ticks_for = (r.grad_spec, n)
                 ticks = value_ticks(r.grad_spec, log10_abs=True, pixels=400 / n, bands=n <= 2)
                 h.plotItem.getAxis("bottom").setTicks([ticks])
+
+    def _draw_grid(self, frame: Frame) -> None:
+        """One small histogram per layer (and lane), captioned with the norms."""
+        rec = frame.main.record
+        depth = rec.depth
         captions, styles = [], []
         many = len(frame.lanes) > 1
         for i in range(depth):

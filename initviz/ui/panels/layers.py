@@ -8,6 +8,7 @@ fixed minimum height per plot; only the rows on screen are redrawn, the rest whe
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
@@ -266,22 +267,44 @@ def value_ticks(
     return ticks
 
 
+BLOCK_GAP = 0.12  # between lanes' histograms in a row, as a share of one histogram's width
+
+
+@functools.lru_cache(maxsize=256)
+def block_ticks(spec: HistSpec, offset: float, lanes: int) -> tuple[tuple[float, str], ...]:
+    """Ticks of one lane's histogram drawn over [offset, offset + 1] (its range scaled to 1)."""
+    span = spec.hi - spec.lo
+    if spec.log10_abs:
+        # a tick every 2 decades; with lanes side by side the histograms are narrower: fewer ticks
+        every = {1: 2, 2: 4}.get(lanes, 6)
+        values = np.arange(np.ceil(spec.lo / every) * every, spec.hi + 1e-9, every)
+        labels = [f"1e{v:g}" for v in values]
+    else:
+        found = pg.AxisItem("bottom").tickValues(spec.lo, spec.hi, MIN_COLUMN_WIDTH / (1 + (lanes > 2)))
+        values = [v for v in (found[0][1] if found else []) if spec.lo - 1e-9 <= v <= spec.hi + 1e-9]
+        labels = [f"{v:g}" for v in values]
+    return tuple((offset + (float(v) - spec.lo) / span, label) for v, label in zip(values, labels))
+
+
 @dataclass
 class _Row:
     widget: QtWidgets.QWidget
     caption: QtWidgets.QLabel
-    plot: StaticPlot  # lane 0's plot
-    curves: list[PathCurve]  # one per lane; lane k's curve lives in plots[k]
+    box: QtWidgets.QVBoxLayout
+    stand_in: Optional[QtWidgets.QWidget]  # holds the plot's place until the row is first drawn
+    plot: Optional[StaticPlot] = None  # every lane's histogram of this layer, side by side
+    curves: list[PathCurve] = dataclasses.field(default_factory=list)  # one per lane
     drawn_version: int = -1
-    plots: list = dataclasses.field(default_factory=list)  # one small plot per lane, side by side
-    strip: Optional[QtWidgets.QHBoxLayout] = None
+    layout_key: tuple = ()  # (lanes, specs) the axis, range and separators were set for
+    separators: Optional[PathCurve] = None
 
 
 class LayerHistogramGrid(QtWidgets.QScrollArea):
     """One small histogram per layer, in a scroll area; redraws only the rows on screen.
 
-    With several lanes each layer gets one small plot per lane, side by side (one column per
-    lane, named in the header): overlaid histograms would hide each other.
+    With several lanes each layer's plot holds one histogram per lane, side by side, each over
+    its own range (one column per lane, named in the header): overlaid histograms would hide
+    each other, and one plot per lane and layer would cost a widget each (slow to make and paint).
     """
 
     def __init__(self, parent: Optional[QtWidgets.QWidget] = None, *, x_label: str = "") -> None:
@@ -305,7 +328,6 @@ class LayerHistogramGrid(QtWidgets.QScrollArea):
         self._caption_styles: Sequence[str] = ()
         self._lane_names: Sequence[str] = ()
         self._lane_specs: list[HistSpec] = []
-        self._plot_specs: dict[int, HistSpec] = {}  # id(plot) -> the spec its x axis shows
         self.header = QtWidgets.QWidget(self)
         self._header_box = QtWidgets.QHBoxLayout(self.header)
         self._header_box.setContentsMargins(4, 0, 4, 0)
@@ -338,12 +360,7 @@ class LayerHistogramGrid(QtWidgets.QScrollArea):
         self._ensure_rows(depth)
         if lanes_changed:
             self._relayout(force=True)
-            self._plot_specs.clear()  # the tick spacing depends on the number of lanes
-        if spec != self._spec or lanes_changed:
-            self._spec = spec
-            for row in self._rows:
-                self._set_x_range(row.plot, spec)
-                self._plot_specs[id(row.plot)] = spec
+        self._spec = spec
         self._colours = colours
         self._lane_specs = list(lane_specs) if lane_specs is not None else [spec] * len(hists)
         self._captions = captions
@@ -357,8 +374,8 @@ class LayerHistogramGrid(QtWidgets.QScrollArea):
         return curve.xData, curve.yData
 
     def lane_plot_count(self, layer: int) -> int:
-        """Small plots drawn for ``layer``: one per lane once the row has been drawn."""
-        return len(self._rows[layer].plots)
+        """Histograms drawn for ``layer``: one per lane once the row has been drawn."""
+        return len(self._rows[layer].curves)
 
     def _set_header(self, names: list[str], colours: Sequence[str]) -> None:
         """One label per lane over its column (hidden for a single run)."""
@@ -390,16 +407,6 @@ class LayerHistogramGrid(QtWidgets.QScrollArea):
         self._draw_visible(draw_all=True)
 
     # --- internals -------------------------------------------------------------------------
-    def _set_x_range(self, plot: StaticPlot, spec: HistSpec) -> None:
-        plot.plotItem.vb.setXRange(spec.lo, spec.hi, padding=0.02)
-        if spec.log10_abs:
-            # a tick every 2 decades; lanes side by side make the plots narrower: fewer ticks
-            every = {1: 2, 2: 4}.get(max(1, len(self._hists)), 6)
-            ticks = [(float(v), f"1e{v:g}") for v in np.arange(np.ceil(spec.lo / every) * every, spec.hi + 1e-9, every)]
-            plot.plotItem.getAxis("bottom").setTicks([ticks])
-        else:
-            plot.plotItem.getAxis("bottom").setTicks(None)
-
     def _make_plot(self) -> StaticPlot:
         plot = StaticPlot()
         plot.setMinimumHeight(ROW_PLOT_HEIGHT)
@@ -411,8 +418,6 @@ class LayerHistogramGrid(QtWidgets.QScrollArea):
         item.getAxis("bottom").setHeight(20)
         item.vb.setYRange(0, 1.0, padding=0.02)
         item.vb.enableAutoRange(enable=False)
-        if self._spec is not None:
-            self._set_x_range(plot, self._spec)
         return plot
 
     def _make_row(self, index: int) -> _Row:
@@ -424,14 +429,26 @@ class LayerHistogramGrid(QtWidgets.QScrollArea):
         caption.setFont(theme.small_font(9.0))
         caption.setTextFormat(QtCore.Qt.TextFormat.PlainText)
         caption.setFixedHeight(caption.fontMetrics().height() + 2)
-        plot = self._make_plot()
-        strip = QtWidgets.QHBoxLayout()
-        strip.setContentsMargins(0, 0, 0, 0)
-        strip.setSpacing(6)
-        strip.addWidget(plot)
+        # long captions (lanes) must not widen the row: that would re-lay out every plot each frame
+        caption.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)
+        # the plot is made when the row is first drawn (on screen): a plot widget costs ~25 ms to
+        # make, so a deep network's tab would otherwise freeze for a second on its first showing
+        stand_in = QtWidgets.QWidget()
+        stand_in.setMinimumHeight(ROW_PLOT_HEIGHT)
+        stand_in.setMaximumHeight(int(ROW_PLOT_HEIGHT * 1.6))
         box.addWidget(caption)
-        box.addLayout(strip)
-        return _Row(widget, caption, plot, [], plots=[plot], strip=strip)
+        box.addWidget(stand_in)
+        return _Row(widget, caption, box, stand_in)
+
+    def _plot_of(self, row: _Row) -> StaticPlot:
+        """The row's plot, made in place of its stand-in on first use."""
+        if row.plot is None:
+            row.plot = self._make_plot()
+            row.box.replaceWidget(row.stand_in, row.plot)
+            row.stand_in.setParent(None)
+            row.stand_in.deleteLater()
+            row.stand_in = None
+        return row.plot
 
     def _ensure_rows(self, depth: int) -> None:
         if depth == len(self._rows):
@@ -459,6 +476,9 @@ class LayerHistogramGrid(QtWidgets.QScrollArea):
             row.widget.show()  # now, not at the next event loop pass, so visibility is known at once
         for c in range(4):
             self._grid.setColumnStretch(c, 1 if c < columns else 0)
+        # give the rows their real places now (the scroll area would only at the next event loop
+        # pass): until then they overlap on screen, and every row would look visible
+        self._inner.resize(self.viewport().width(), max(self._inner.minimumSizeHint().height(), self.viewport().height()))
         self._grid.activate()
         QtCore.QTimer.singleShot(0, self._draw_visible)
 
@@ -483,40 +503,53 @@ class LayerHistogramGrid(QtWidgets.QScrollArea):
                 continue
             self._draw_row(i, row, edges)
 
-    def _ensure_lane_plots(self, row: _Row, lanes: int) -> None:
-        """One small plot per lane in the row (the first is ``row.plot``)."""
-        fit_count(row.plots, row.strip, max(lanes, 1), self._make_plot)
+    def _lay_out_row(self, row: _Row, specs: tuple) -> None:
+        """Axis ticks, x-range and separators for ``specs`` (one histogram range per lane)."""
+        n = len(specs)
+        ticks = [t for k, spec in enumerate(specs) for t in block_ticks(spec, k * (1 + BLOCK_GAP), n)]
+        item = row.plot.plotItem
+        item.getAxis("bottom").setTicks([ticks])
+        width = n + (n - 1) * BLOCK_GAP
+        item.vb.setXRange(0.0, width, padding=0.02)
+        if row.separators is None:
+            row.separators = PathCurve(pg.mkPen("#bbbbbb", width=1))
+            item.addItem(row.separators)
+        xs = np.repeat([k * (1 + BLOCK_GAP) - BLOCK_GAP / 2 for k in range(1, n)], 2)
+        ys = np.tile([0.0, 1.0], n - 1)
+        row.separators.setPath(pg.arrayToQPath(xs, ys, connect="pairs") if n > 1 else QtGui.QPainterPath())
+        row.layout_key = (n, specs)
 
     def _draw_row(self, i: int, row: _Row, edges: np.ndarray) -> None:
-        while len(row.curves) > len(self._hists):
-            curve = row.curves.pop()
-            row.plots[len(row.curves)].removeItem(curve)
-        self._ensure_lane_plots(row, len(self._hists))
+        n = len(self._hists)
+        plot = self._plot_of(row)
+        while len(row.curves) > n:
+            plot.removeItem(row.curves.pop())
         for lane, curve in enumerate(row.curves):
             if curve.pen().color() != QtGui.QColor(self._colours[lane]):  # a new run: lane colours may differ
                 curve.setPen(pg.mkPen(self._colours[lane], width=1))
-        while len(row.curves) < len(self._hists):
+        while len(row.curves) < n:
             lane = len(row.curves)
             colour = QtGui.QColor(self._colours[lane])
             fill = QtGui.QColor(colour)
             fill.setAlpha(110)
             curve = PathCurve(pg.mkPen(colour, width=1), QtGui.QBrush(fill))
-            row.plots[lane].addItem(curve)
+            plot.addItem(curve)
             row.curves.append(curve)
-        for lane, hist in enumerate(self._hists):
+        specs = tuple(self._lane_specs[k] if k < len(self._lane_specs) else self._spec for k in range(n))
+        if row.layout_key != (n, specs):
+            self._lay_out_row(row, specs)
+        for lane, (hist, spec) in enumerate(zip(self._hists, specs)):
             counts = np.asarray(hist[i], dtype=np.float64)
             if not np.isfinite(counts).all():
                 counts = np.nan_to_num(counts, nan=0.0, posinf=0.0, neginf=0.0)
-            spec = self._lane_specs[lane] if lane < len(self._lane_specs) else self._spec
-            plot = row.plots[lane]
-            if self._plot_specs.get(id(plot)) != spec:  # each lane's histogram has its own range
-                self._plot_specs[id(plot)] = spec
-                self._set_x_range(plot, spec)
             row.curves[lane].set_steps(spec.edges if lane else edges, counts)
-            # the plotted data stay the record's counts; a transform scales them to the fixed 0..1
-            # view (cheaper than re-ranging the view, which redoes the axes every frame)
+            # the plotted data stay the record's edges and counts; a transform puts the lane's
+            # range on [k (1 + gap), k (1 + gap) + 1] and the peak at 1 (cheaper than re-ranging
+            # the view, which redoes the axes every frame)
             peak = max(1.0, float(counts.max()) if counts.size else 1.0)
-            row.curves[lane].setTransform(QtGui.QTransform.fromScale(1.0, 1.0 / peak))
+            span = spec.hi - spec.lo
+            offset = lane * (1 + BLOCK_GAP)
+            row.curves[lane].setTransform(QtGui.QTransform(1.0 / span, 0.0, 0.0, 1.0 / peak, offset - spec.lo / span, 0.0))
         if row.caption.text() != self._captions[i]:
             row.caption.setText(self._captions[i])
         style = self._caption_styles[i]

@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6 import QtWidgets
 
 from initviz.ui import theme
-from initviz.ui.panels.base import CursorLines, Frame, Panel, fmt, positive_or_nan, set_curve, step_axis_range
+from initviz.ui.panels.base import CursorLines, Frame, Panel, PathCurve, fmt, safe_log10, step_axis_range
 
 LOSS_HELP = (
     "<b>Loss and accuracy</b> over the recorded steps. Top: training loss on each batch (log scale). "
@@ -52,9 +52,11 @@ class LossView(pg.GraphicsLayoutWidget):
             pg.PlotDataItem(pen=pg.mkPen("#555555", width=1.5)),
             pg.PlotDataItem(pen=None, symbol="o", symbolSize=7, symbolBrush="#777777", symbolPen=pg.mkPen("w")),
         )
-        self.loss_curves: list[pg.PlotDataItem] = []
-        self.acc_curves: list[pg.PlotDataItem] = []
-        self.test_points: list[pg.PlotDataItem] = []
+        # Qt-drawn paths (PathCurve): a PlotDataItem per curve would cost ~1 ms of Python per frame
+        self.loss_curves: list[PathCurve] = []
+        self.acc_curves: list[PathCurve] = []
+        self.test_points: list[PathCurve] = []
+        self._y_range: tuple = ()
         self.cursors = CursorLines([self.loss_plot, self.acc_plot])
         self._x_range = (np.nan, np.nan)
         self.setToolTip("Loss (log scale) and accuracy over steps; points = test accuracy.\nHealthy: loss falls, accuracy rises.")
@@ -87,20 +89,32 @@ class LossView(pg.GraphicsLayoutWidget):
         while len(self.loss_curves) < len(frame.lanes):
             lane = frame.lanes[len(self.loss_curves)]
             # 1 px pens: wider antialiased strokes of noisy curves cost several ms per paint
-            self.loss_curves.append(self.loss_plot.plot(pen=pg.mkPen(lane.colour, width=1)))
-            self.acc_curves.append(self.acc_plot.plot(pen=pg.mkPen(lane.colour, width=1)))
-            # a single run: test dots in orange against the blue line; lanes: each in its lane's colour
-            dots = lane.colour if many else theme.THEORY_COLOUR
-            self.test_points.append(self.acc_plot.plot(pen=None, symbol="o", symbolSize=7, symbolBrush=dots, symbolPen=pg.mkPen("w")))
+            for plot, items, item in (
+                (self.loss_plot, self.loss_curves, PathCurve(pg.mkPen(lane.colour, width=1), log_y=True)),
+                (self.acc_plot, self.acc_curves, PathCurve(pg.mkPen(lane.colour, width=1))),
+                # a single run: test dots in orange against the blue line; lanes: in the lane's colour
+                (self.acc_plot, self.test_points, PathCurve(pg.mkPen(lane.colour if many else theme.THEORY_COLOUR, width=7), dots=True)),
+            ):
+                plot.addItem(item)
+                items.append(item)
+        losses = []
         for n in range(len(frame.lanes)):
             steps, loss = frame.series(n, "loss", MAX_POINTS)
             _, acc = frame.series(n, "accuracy", MAX_POINTS)
             _, test = frame.series(n, "test_accuracy", MAX_POINTS)
-            set_curve(self.loss_curves[n], steps, positive_or_nan(loss))
-            set_curve(self.acc_curves[n], steps, acc)
+            self.loss_curves[n].set_line(steps, loss)
+            self.acc_curves[n].set_line(steps, acc)
             ok = np.isfinite(test)
-            self.test_points[n].setData(steps[ok], test[ok])
+            self.test_points[n].set_line(steps[ok], test[ok])
+            losses.append(loss)
         self.cursors.update(frame)
+        # the loss axis in half decades around every lane's finite losses (rebuilt only on a change)
+        logs = safe_log10(np.concatenate(losses)) if losses else np.zeros(0)
+        logs = logs[np.isfinite(logs)]
+        y_range = (float(np.floor(2 * logs.min())) / 2, float(np.ceil(2 * logs.max())) / 2) if logs.size else (-1.0, 1.0)
+        if y_range != self._y_range:
+            self._y_range = y_range
+            self.loss_plot.setYRange(y_range[0] - 0.05, y_range[1] + 0.05, padding=0)
         x_range = step_axis_range(frame.main.records)
         if x_range != self._x_range:
             self._x_range = x_range

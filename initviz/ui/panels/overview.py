@@ -44,10 +44,12 @@ class OverviewPanel(Panel):
         layout.addWidget(split, 1)
 
     def draw(self, frame: Frame) -> None:
-        if len(frame.lanes) == 1 or self.due("heatmaps", frame):  # several lanes: a few times a second while training
+        # the heatmaps and the loss curves are the slow parts: while training, one per frame
+        parts = self.in_turn(frame, ("heatmaps", "loss"))
+        if "heatmaps" in parts:
             self.heatmaps.draw(frame, "act")
         self.grad_plot.draw(frame)
         self.std_plot.draw(frame)
-        if self.due("loss", frame):
+        if "loss" in parts:
             self.loss_view.draw(frame)
         self.readout.setText(loss_readout(frame))
