@@ -101,25 +101,27 @@ class _UsageError(Exception):
     pass
 
 
-def run_configs(args: argparse.Namespace) -> list:  # -> list[RunConfig], one per lane
-    """The lanes of a run/export (one config, a scenario's lanes, or --compare's), checked."""
+def run_configs(args: argparse.Namespace) -> tuple[list, Optional[list[str]]]:
+    """The lanes of a run/export (one config, a scenario's lanes, or --compare's), checked:
+    (one RunConfig per lane, the lanes' names or None to name them after their inits)."""
     from initviz.engine.lanes import compare_configs, scheme_list
 
     if args.steps < 0:
         raise _UsageError(f"--steps: {args.steps} is not allowed; expected 0 or more")
     config = config_from_args(args)
-    configs = [config]
+    configs, names = [config], None
     if args.scenario is not None and args.compare is None:
         from initviz.engine.scenarios import get_scenario
 
         scenario = get_scenario(args.scenario)
         if scenario.is_comparison:  # the scenario's lanes, with any flags applied to each
             configs = [config.replace(init=c.init) for c in scenario.lane_configs]
+            names = list(scenario.lane_names) if scenario.lane_names else None
     if args.compare is not None:
         if args.init is not None:
             raise _UsageError("--compare and --init: give the schemes to compare in --compare only")
         configs = compare_configs(config, scheme_list(args.compare))
-    return configs
+    return configs, names
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -127,7 +129,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from initviz.engine.lanes import Lanes
 
     try:
-        configs = run_configs(args)
+        configs, names = run_configs(args)
     except (ConfigError, _UsageError) as exc:
         return _fail(args, str(exc))
     out = Path(args.out)
@@ -135,7 +137,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return _fail(args, f"--out: {out} exists and is not a folder")
 
     t0 = time.perf_counter()
-    lanes = Lanes(configs)
+    lanes = Lanes(configs, names)
     chunk = max(1, args.steps // 20)
     show_progress = not args.quiet and sys.stderr.isatty()
     done = 0
@@ -203,7 +205,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from initviz.engine import ConfigError
 
     try:
-        configs = run_configs(args)
+        configs, names = run_configs(args)
     except (ConfigError, _UsageError) as exc:
         return _fail(args, str(exc))
     import os
@@ -212,7 +214,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from initviz.ui.headless import export_command
 
-    return export_command(args, configs, lambda message: _fail(args, message))
+    return export_command(args, configs, lambda message: _fail(args, message), names)
 
 
 def _cmd_scenarios(args: argparse.Namespace) -> int:

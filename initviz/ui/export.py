@@ -386,6 +386,12 @@ def _fit_scroll_areas(root: QtWidgets.QWidget, settle: Callable[[], None], colla
     ``collapse``: leave the small multiples out instead (their neighbours take the room).
     """
     areas = [a for a in root.findChildren(QtWidgets.QScrollArea) if a.widget() is not None and a.widget().layout() is not None]
+    # the panel's own splitter sizes first: an earlier attempt may have given room away
+    splitters = root.findChildren(QtWidgets.QSplitter)
+    for split in splitters:
+        if not hasattr(split, _SIZES_MEMO):
+            setattr(split, _SIZES_MEMO, split.sizes())
+        split.setSizes(getattr(split, _SIZES_MEMO))
     for area in areas:
         branch = _splitter_branch(area)
         if collapse:
@@ -404,11 +410,6 @@ def _fit_scroll_areas(root: QtWidgets.QWidget, settle: Callable[[], None], colla
                 split.setSizes([round(sizes[i] * total / kept) if i in shown else 0 for i in range(split.count())])
         settle()
         return math.inf
-    splitters = root.findChildren(QtWidgets.QSplitter)
-    for split in splitters:
-        if not hasattr(split, _SIZES_MEMO):
-            setattr(split, _SIZES_MEMO, split.sizes())
-        split.setSizes(getattr(split, _SIZES_MEMO))
     per_area = []
     for area in areas:
         views = [v for v in area.widget().findChildren(pg.GraphicsView) if not v.isHidden()]

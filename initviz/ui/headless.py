@@ -273,7 +273,7 @@ def _quiet_offscreen_handler(mode: Any, context: Any, message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def export_command(args: Any, configs: Sequence[Any], fail: Callable[[str], int]) -> int:
+def export_command(args: Any, configs: Sequence[Any], fail: Callable[[str], int], names: Optional[Sequence[str]] = None) -> int:
     """The body of ``initviz export`` after the run configuration is known (cli.py handles that)."""
     from initviz.engine.lanes import Lanes
     from initviz.ui.export import ExportError
@@ -283,7 +283,7 @@ def export_command(args: Any, configs: Sequence[Any], fail: Callable[[str], int]
     except UsageError as exc:
         return fail(str(exc))
     t0 = time.perf_counter()
-    lanes = Lanes(configs)
+    lanes = Lanes(configs, names)
     show = not args.quiet
     # an animated boundary needs the boundary as it was: computed along the way (a forward pass each)
     grid_log = None

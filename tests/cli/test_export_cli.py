@@ -50,11 +50,11 @@ def test_export_writes_every_format_for_all_lanes_and_twice_the_same(tmp_path: P
             assert (im.format, im.n_frames, im.size) == ("GIF", 3, (640, 360))  # steps 2..4
     data = json.loads((out / "stats.json").read_text())
     assert data["schema"] == "initviz.compare/1"
-    assert [lane["name"] for lane in data["lanes"]] == ["zeros", "N(0, 1²)", "xavier_normal", "kaiming_normal"]
+    assert [lane["name"] for lane in data["lanes"]] == ["zeros", "N(0, 1)", "Xavier", "He"]  # the scenario's names
     assert all(lane["steps"] == [0, 1, 2, 3, 4] for lane in data["lanes"])
     with (out / "stats.csv").open(newline="", encoding="utf-8") as f:
         lanes_in_csv = {row["lane"] for row in csv.DictReader(f)}
-    assert lanes_in_csv == {"zeros", "N(0, 1²)", "xavier_normal", "kaiming_normal"}
+    assert lanes_in_csv == {"zeros", "N(0, 1)", "Xavier", "He"}
 
     # the same command again: byte-identical data and pictures
     second = export_cli(*args, "--out", str(tmp_path / "b"))

@@ -13,7 +13,7 @@ import pytest
 from initviz.cli import main
 from initviz.engine import ConfigError, InitSpec, RunConfig, StepRecord, Trainer
 from initviz.engine.lanes import Lanes, check_lanes, compare_configs
-from initviz.engine.scenarios import DEFAULT_SCENARIO, get_scenario, load_scenarios
+from initviz.engine.scenarios import DEFAULT_SCENARIO, get_scenario, load_scenarios, scenario_from_dict
 from initviz.engine.store import RunFileError, load_run, save_run
 
 SMALL = RunConfig(depth=4, width=16, batch_size=32)
@@ -98,6 +98,23 @@ def test_every_lesson_scenario_ships_and_validates() -> None:
     assert [c.init.scheme for c in classic.lane_configs] == ["zeros", "normal", "xavier_normal", "kaiming_normal"]
     assert get_scenario("constant").config.init.value == 0.1
     assert get_scenario("normal_tanh_batchnorm").config.batchnorm is True
+    assert classic.lane_names == ("zeros", "N(0, 1)", "Xavier", "He")  # what the app and its exports call them
+
+
+def test_scenario_lane_names_are_all_or_none_and_distinct() -> None:
+    def scenario(lanes: list) -> dict:
+        return {"id": "x", "title": "t", "explanation": "e", "look_for": "l", "lanes": lanes}
+
+    named = scenario_from_dict(scenario([{"scheme": "zeros", "name": "flat"}, {"scheme": "xavier_normal", "name": "X"}]))
+    assert named.lane_names == ("flat", "X") and [c.init.scheme for c in named.lane_configs] == ["zeros", "xavier_normal"]
+    assert scenario_from_dict(scenario([{"scheme": "zeros"}, {"scheme": "xavier_normal"}])).lane_names is None
+    for bad in (
+        [{"scheme": "zeros", "name": "a"}, {"scheme": "xavier_normal"}],  # one named, one not
+        [{"scheme": "zeros", "name": "a"}, {"scheme": "xavier_normal", "name": "a"}],  # twice the same
+        [{"scheme": "zeros", "name": " "}, {"scheme": "xavier_normal", "name": "b"}],  # blank
+    ):
+        with pytest.raises(ConfigError, match="lanes"):
+            scenario_from_dict(scenario(bad), "bad.json")
 
 
 def test_scenario_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

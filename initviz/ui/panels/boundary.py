@@ -167,7 +167,8 @@ class BoundaryPanel(Panel):
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.note = QtWidgets.QLabel()  # which step the boundary is from, when not the one on screen
-        self.note.setWordWrap(True)
+        # one line that never asks for room (a wrapped label's height-for-width upsets the slide grid)
+        self.note.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)
         self.note.hide()
         lay.addWidget(self.note)
         self.unavailable = QtWidgets.QLabel(NOT_AVAILABLE)
@@ -213,6 +214,9 @@ class BoundaryPanel(Panel):
                 "(boundaries are computed while this tab is open)."
             )
             self.note.show()
+        elif len(frame.lanes) > 1 and step is not None:
+            self.note.setText(f"What each lane's network predicts at step {step}:")
+            self.note.show()
         else:
             self.note.hide()
         while len(self.plots) > len(frame.lanes):
@@ -220,5 +224,5 @@ class BoundaryPanel(Panel):
         while len(self.plots) < len(frame.lanes):
             self.plots.append(_LanePlot(self.view.addPlot(row=0, col=len(self.plots))))
         for lp, lane, grid in zip(self.plots, frame.lanes, grids):
-            step = f" (step {grid.step})" if grid is not None else ""
-            lp.set_grid(grid, f"{lane.name}{step}", lane.colour)
+            # the lanes' grids are computed together: the step is said once, in the note
+            lp.set_grid(grid, lane.name if len(frame.lanes) > 1 or grid is None else f"{lane.name} (step {grid.step})", lane.colour)

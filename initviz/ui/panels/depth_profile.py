@@ -36,7 +36,7 @@ class StdProfilePlot(StaticPlot):
         p.getAxis("left").enableAutoSIPrefix(False)
         p.vb.enableAutoRange(enable=False)
         # the legend sits in a row under the plot, where it cannot cover a curve
-        self.legend = pg.LegendItem(colCount=3, horSpacing=14, verSpacing=-6)
+        self.legend = pg.LegendItem(colCount=3, horSpacing=14, verSpacing=-8, labelTextSize="8pt")
         p.layout.addItem(self.legend, 4, 1)
         self.measured: list[DottedLine] = []  # one per lane
         self.theories: list[PathCurve] = []  # one per lane: the std predicted at init (dashed)

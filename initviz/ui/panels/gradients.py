@@ -79,8 +79,8 @@ class GradNormPlot(StaticPlot):
         )
         if (zeros > 0, bad > 0) != self._title_key:
             self._title_key = (zeros > 0, bad > 0)
-            keys = ["▼ at the bottom: exactly 0"] if zeros else []
-            keys += [f"<span style='color:{theme.BAD_COLOUR}'>✕ at the top: Inf/NaN</span>"] if bad else []
+            keys = ["▼ = exactly 0"] if zeros else []
+            keys += [f"<span style='color:{theme.BAD_COLOUR}'>✕ = Inf/NaN</span>"] if bad else []
             self.plotItem.setTitle(NORM_TITLE + (f"  <span style='color:#555555'>({'; '.join(keys)})</span>" if keys else ""), size="10pt")
         # whole decades, so the axis is not rebuilt on every frame
         y_range = (bottom - 0.3, top + 0.3)

@@ -24,7 +24,8 @@ MAX_POINTS = 1500
 class LossView(pg.GraphicsLayoutWidget):
     """Loss (log scale) above accuracy (train line, test points), linked step axes, a legend row."""
 
-    def __init__(self, parent: Optional[QtWidgets.QWidget] = None, *, accuracy_height: float = 1.0) -> None:
+    def __init__(self, parent: Optional[QtWidgets.QWidget] = None, *, accuracy_height: float = 1.0, legend: bool = True) -> None:
+        """``legend``: False in a compact view whose neighbours name the lanes (the Overview)."""
         super().__init__(parent)
         self.loss_plot = self.addPlot(row=0, col=0)
         self.loss_plot.setTitle("training loss", size="10pt")
@@ -46,7 +47,8 @@ class LossView(pg.GraphicsLayoutWidget):
         # one legend row under the plots, where it cannot cover a curve: the lanes (with lanes),
         # then what the line and the dots mean
         self.legend = pg.LegendItem(colCount=2, horSpacing=14, verSpacing=-6)
-        self.addItem(self.legend, row=2, col=0)
+        if legend:
+            self.addItem(self.legend, row=2, col=0)
         self.lane_legend = self.legend  # the lanes are named in the same row
         self._samples = (
             pg.PlotDataItem(pen=pg.mkPen("#555555", width=1.5)),

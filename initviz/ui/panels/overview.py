@@ -35,7 +35,7 @@ class OverviewPanel(Panel):
         self.grad_plot = GradNormPlot()
         self.std_plot = StdProfilePlot()
         self.std_plot.plotItem.setTitle("activation std per layer: measured vs predicted at init", size="10pt")
-        self.loss_view = LossView(accuracy_height=0.6)
+        self.loss_view = LossView(accuracy_height=0.6, legend=False)  # the heatmaps above name the lanes
         self.readout = QtWidgets.QLabel()
         split, _, _ = quad_splitter(self.heatmaps, self.grad_plot, self.std_plot, self.loss_view)
         layout = QtWidgets.QVBoxLayout(self)
