@@ -122,6 +122,9 @@ def freeze(array: np.ndarray) -> np.ndarray:
     return out
 
 
+HISTORY_BYTES = 192 * 2**20  # the recorded history's memory budget for one run (lanes share it)
+
+
 class History:
     """Recorded steps for scrubbing, bounded in memory.
 
@@ -131,7 +134,7 @@ class History:
     ``capacity * record.nbytes``; the default capacity comes from a byte budget.
     """
 
-    def __init__(self, max_bytes: int = 192 * 2**20, min_capacity: int = 256) -> None:
+    def __init__(self, max_bytes: int = HISTORY_BYTES, min_capacity: int = 256) -> None:
         self.max_bytes = max_bytes
         self.min_capacity = min_capacity
         self._records: list[StepRecord] = []

@@ -62,6 +62,27 @@ def test_lanes_advance_in_lockstep_and_differ_by_init() -> None:
     assert lanes.names == ["zeros", "kaiming_normal"]
 
 
+def test_lanes_share_one_history_budget_and_thin_alike() -> None:
+    from initviz.engine.record import HISTORY_BYTES
+
+    lanes = Lanes(compare_configs(SMALL, ["zeros", "normal", "xavier_normal", "kaiming_normal"]))
+    for t in lanes.trainers:  # four lanes take one run's memory, not four times it
+        assert t.history.max_bytes == HISTORY_BYTES // 4
+        assert t.history.capacity == max(t.history.min_capacity, HISTORY_BYTES // 4 // t.latest.nbytes)
+    assert Lanes([SMALL]).trainers[0].history.max_bytes == HISTORY_BYTES
+    # a small budget so thinning happens here: every lane keeps the same steps
+    for t in lanes.trainers:
+        first = t.latest
+        t.history.clear()
+        t.history.max_bytes = 40 * first.nbytes
+        t.history.min_capacity = 8
+        t.history.append(first)
+    lanes.step(150)
+    kept = [[r.step for r in t.history] for t in lanes.trainers]
+    assert all(k == kept[0] for k in kept) and kept[0][0] == 0 and kept[0][-1] == 150
+    assert len(kept[0]) <= 40
+
+
 def test_lanes_must_share_data_and_shape() -> None:
     with pytest.raises(ConfigError, match=r"lanes\[1\]\.seed"):
         check_lanes([SMALL, SMALL.replace(seed=3)])
