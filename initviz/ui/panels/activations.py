@@ -47,30 +47,25 @@ class ActivationHeatmap(LayerHeatmap):
             "Healthy: a similar smooth spread in every row."
         )
         self._ticks_for: Optional[tuple] = None
-        # rows with Inf/NaN values get a red veil: their histogram alone may be empty (NaN is in no bin)
-        self.nonfinite_rows = pg.ImageItem(axisOrder="row-major")
-        self.nonfinite_rows.setZValue(5)
-        self.plotItem.addItem(self.nonfinite_rows)
         self._edges: list[pg.InfiniteLine] = []
         for _ in range(2):  # the limits of the plotted range; beyond them: the off-scale bands
             line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#999999", width=1, style=QtCore.Qt.PenStyle.DotLine))
             self.plotItem.addItem(line, ignoreBounds=True)
             self._edges.append(line)
 
+    @property
+    def nonfinite_rows(self) -> Optional[pg.ImageItem]:
+        """The red veil over layers holding Inf/NaN (None until one did)."""
+        return self._marks
+
     def draw_record(self, rec: StepRecord, kind: str) -> None:
         spec = rec.act_spec if kind == "act" else rec.pre_spec
         hist, under, over = getattr(rec, f"{kind}_hist"), getattr(rec, f"{kind}_under"), getattr(rec, f"{kind}_over")
         image, x0, x1 = histogram_image(hist, under, over, spec, pad_bins=PAD_BINS)
         self.set_image(image, x0, x1, (0.0, 1.0), pool=True)
-        bad = np.asarray(rec.nonfinite) > 0
-        if bad.any():
-            veil = np.zeros((rec.depth, 1, 4), dtype=np.ubyte)
-            veil[bad] = (192, 57, 43, 110)
-            self.nonfinite_rows.setImage(veil, axisOrder="row-major", autoLevels=False)
-            self.nonfinite_rows.setRect(QtCore.QRectF(x0, 0.5, x1 - x0, rec.depth))
-            self.nonfinite_rows.show()
-        else:
-            self.nonfinite_rows.hide()
+        # rows with Inf/NaN values get a red veil: their histogram alone may be empty (NaN is in no bin)
+        bad = (np.asarray(rec.nonfinite) > 0)[:, None]
+        self.set_marks(np.zeros_like(bad), bad, x0, x1)
         tick_key = (spec, kind)
         if tick_key != self._ticks_for:
             self._ticks_for = tick_key

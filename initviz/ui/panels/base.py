@@ -164,6 +164,16 @@ def positive_or_nan(values: Any) -> np.ndarray:
     return a
 
 
+def half_decades(values: Any, default: tuple[float, float] = (-1.0, 1.0)) -> tuple[float, float]:
+    """(lo, hi) in log10 units, whole half decades around the positive finite ``values``
+    (``default`` without any): an axis set from it is rebuilt only when the range really changes."""
+    logs = safe_log10(np.ravel(np.asarray(values, dtype=np.float64)))
+    logs = logs[np.isfinite(logs)]
+    if not logs.size:
+        return default
+    return float(np.floor(2 * logs.min())) / 2, float(np.ceil(2 * logs.max())) / 2
+
+
 def finite_range(values: np.ndarray, default: tuple[float, float] = (0.0, 1.0)) -> tuple[float, float]:
     """(min, max) of the finite values, widened when flat; ``default`` when there are none."""
     a = np.asarray(values, dtype=np.float64)
@@ -435,11 +445,6 @@ class LogEdgeMarkers:
     def forget_legend(self) -> None:
         """The legend was cleared: add the entries again when markers next show."""
         self._in_legend = {"zero": False, "bad": False}
-
-    def clear(self) -> None:
-        for item in self.zero + self.bad:
-            item._marked = None
-            item.setData([], [])
 
 
 def fit_dotted(lines: list, plot: pg.PlotItem, colours: Sequence[str], log_y: bool = False) -> list:

@@ -139,17 +139,12 @@ class GridLog:
 def grids_at(frame: Frame) -> tuple:
     """The grids to show for the frame's step: the newest computed at or before it, or ()."""
     target = frame.main.record.step
-    if frame.grids and (_grid_step(frame.grids) or 0) <= target:
-        best: tuple = frame.grids
-        best_step = _grid_step(frame.grids)
-    else:
-        best, best_step = (), None
-    for step, grids in reversed(frame.grid_history):
-        if step <= target:
-            if best_step is None or step > best_step:
-                best, best_step = grids, step
-            break
-    return best
+    entries = list(frame.grid_history)
+    newest = _grid_step(frame.grids)
+    if newest is not None:
+        entries.append((newest, frame.grids))
+    best = max((e for e in entries if e[0] <= target), key=lambda e: e[0], default=None)
+    return best[1] if best is not None else ()
 
 
 class BoundaryPanel(Panel):

@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from initviz.ui import theme
-from initviz.ui.panels.base import DottedLine, Frame, LogEdgeMarkers, Panel, PathCurve, StaticPlot, finite_range, fit_dotted, safe_log10
+from initviz.ui.panels.base import DottedLine, Frame, LogEdgeMarkers, Panel, PathCurve, StaticPlot, finite_range, fit_dotted, half_decades
 
 DEPTH_HELP = (
     "<b>Depth profile</b>: the measured standard deviation of each hidden layer's activations "
@@ -20,6 +20,23 @@ DEPTH_HELP = (
     "<b>Healthy</b>: a flat profile (signal keeps its scale through depth). Falling = vanishing, "
     "rising = exploding. Measured and predicted agree at step 0; training moves them apart."
 )
+
+
+def fit_predictions(curves: list, plot: pg.PlotItem, frame: Frame, log_y: bool) -> list:
+    """``curves`` made to hold one dashed prediction per lane (in place): orange for one run,
+    each lane's colour with lanes."""
+    many = len(frame.lanes) > 1
+    colours = [lane.colour if many else theme.THEORY_COLOUR for lane in frame.lanes]
+    if [c.pen().color().name() for c in curves] != colours:
+        for c in curves:
+            plot.removeItem(c)
+        curves[:] = [
+            PathCurve(pg.mkPen(colour, width=1.5 if many else 2.5, style=QtCore.Qt.PenStyle.DashLine), log_y=log_y)
+            for colour in colours
+        ]
+        for c in curves:
+            plot.addItem(c)
+    return curves
 
 
 class StdProfilePlot(StaticPlot):
@@ -72,16 +89,8 @@ class StdProfilePlot(StaticPlot):
     def _rebuild(self, frame: Frame) -> None:
         """New lanes: one measured line and one prediction per lane, and the legend for them."""
         many = len(frame.lanes) > 1
-        for c in self.theories:
-            self.plotItem.removeItem(c)
-        self.theories = []
         fit_dotted(self.measured, self.plotItem, [lane.colour for lane in frame.lanes], log_y=self.log)
-        for lane in frame.lanes:
-            # one run: the prediction in orange; lanes: each lane's prediction dashed in its colour
-            colour = lane.colour if many else theme.THEORY_COLOUR
-            c = PathCurve(pg.mkPen(colour, width=1.5 if many else 2.5, style=QtCore.Qt.PenStyle.DashLine), log_y=self.log)
-            self.plotItem.addItem(c)
-            self.theories.append(c)
+        fit_predictions(self.theories, self.plotItem, frame, log_y=self.log)
         self.legend.clear()
         self.markers.forget_legend()
         if many:
@@ -116,13 +125,8 @@ class StdProfilePlot(StaticPlot):
         values = np.concatenate([np.ravel(v) for v in shown]) if shown else np.zeros(0)
         zeros = any(bool(np.any(np.isfinite(v) & (v <= 0))) for v in raw)
         if self.log:
-            logs = safe_log10(values)
-            logs = logs[np.isfinite(logs)]
-            # half decades: the axis is rebuilt only when the range really changes
-            if logs.size:
-                y_range = (float(np.floor(2 * logs.min())) / 2 - 0.05, float(np.ceil(2 * logs.max())) / 2 + 0.05)
-            else:
-                y_range = (-1.0, 1.0)
+            lo, hi = half_decades(values, (-0.95, 0.95))
+            y_range = (lo - 0.05, hi + 0.05)
             if zeros:  # room below the data for the exactly-0 markers
                 y_range = (y_range[0] - 0.5, y_range[1])
         else:
@@ -200,23 +204,12 @@ class DepthProfilePanel(Panel):
         )
         depth = frame.main.record.depth
         layers = np.arange(1, depth + 1, dtype=np.float64)
-        many = len(frame.lanes) > 1
         fit_dotted(self.w_measured, self.w_plot.plotItem, [lane.colour for lane in frame.lanes], log_y=True)
         stds = [np.asarray(lane.record.weight_std, dtype=np.float64) for lane in frame.lanes]
         for values, c in zip(stds, self.w_measured):
             c.set_line(layers, values)
         shown = list(stds)
-        # the init formula's std: orange for one run, dashed in each lane's colour with lanes
-        colours = [lane.colour if many else theme.THEORY_COLOUR for lane in frame.lanes]
-        if [c.pen().color().name() for c in self.w_theories] != colours:
-            for c in self.w_theories:
-                self.w_plot.plotItem.removeItem(c)
-            self.w_theories = [
-                PathCurve(pg.mkPen(colour, width=1.5 if many else 2.5, style=QtCore.Qt.PenStyle.DashLine), log_y=True)
-                for colour in colours
-            ]
-            for c in self.w_theories:
-                self.w_plot.plotItem.addItem(c)
+        fit_predictions(self.w_theories, self.w_plot.plotItem, frame, log_y=True)  # the init formula's std
         for lane, c in zip(frame.lanes, self.w_theories):
             pw = lane.predicted_weight_std
             if pw is not None and len(pw) == depth:
@@ -224,9 +217,7 @@ class DepthProfilePanel(Panel):
                 shown.append(np.asarray(pw, dtype=np.float64))
             else:
                 c.set_line(np.zeros(0), np.zeros(0))
-        logs = np.concatenate([np.ravel(v) for v in shown])
-        logs = np.log10(logs[np.isfinite(logs) & (logs > 0)])
-        lo, hi = (float(np.floor(2 * logs.min())) / 2, float(np.ceil(2 * logs.max())) / 2) if logs.size else (-1.0, 1.0)
+        lo, hi = half_decades(np.concatenate([np.ravel(v) for v in shown]))
         if any(bool(np.any(np.isfinite(v) & (v <= 0))) for v in stds):
             lo -= 0.5  # room for the exactly-0 markers
         y_range = (lo - 0.1, hi + 0.1)

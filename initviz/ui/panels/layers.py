@@ -23,22 +23,7 @@ from initviz.ui.panels.base import Frame, PathCurve, StaticPlot, finite_range
 ROW_PLOT_HEIGHT = 84  # px of each small histogram: readable, ~8 rows per screen
 MIN_COLUMN_WIDTH = 330  # px; wider panels get two or more columns of small multiples
 ZERO_RGBA = (205, 205, 205, 255)  # heatmap cells that are exactly 0 (no place on a log colour scale)
-BAD_RGBA = (192, 57, 43, 255)  # heatmap cells that are Inf/NaN
-
-
-def fit_count(
-    widgets: list, box: QtWidgets.QBoxLayout, n: int, make: Callable[[], QtWidgets.QWidget], stretch: int = 0
-) -> None:
-    """Grow or shrink ``widgets`` (the first items of ``box``, in order) to ``n``; new ones from ``make``."""
-    while len(widgets) > n:
-        w = widgets.pop()
-        box.removeWidget(w)
-        w.setParent(None)
-        w.deleteLater()
-    while len(widgets) < n:
-        w = make()
-        box.insertWidget(len(widgets), w, stretch)
-        widgets.append(w)
+BAD_RGBA = (192, 57, 43, 150)  # heatmap cells (or rows) that hold Inf/NaN: a red veil
 
 
 class LayerHeatmap(pg.PlotWidget):
@@ -70,7 +55,8 @@ class LayerHeatmap(pg.PlotWidget):
     def set_marks(self, zero: Optional[np.ndarray], bad: Optional[np.ndarray], x0: float, x1: float) -> None:
         """Cells a colour scale cannot show, over the image: exactly 0 in grey, Inf/NaN in red.
 
-        ``zero`` and ``bad`` are (layers, columns) boolean masks aligned with the image; None clears.
+        ``zero`` and ``bad`` are (layers, columns) boolean masks spread over x0..x1 (one column:
+        whole rows); None clears.
         """
         if zero is None or bad is None or not (zero.any() or bad.any()):
             if self._marks is not None:
@@ -185,13 +171,16 @@ class LaneHeatmaps(QtWidgets.QWidget):
         """The heatmaps for ``frame``'s lanes (made or removed as needed), titled; one per lane."""
         n = len(frame.lanes)
         changed = n != len(self.heatmaps)
-
-        def more() -> LayerHeatmap:
+        while len(self.heatmaps) > n:
+            h = self.heatmaps.pop()
+            self._box.removeWidget(h)
+            h.setParent(None)
+            h.deleteLater()
+        while len(self.heatmaps) < n:
             h = self._new()
             h.plotItem.hideAxis("left")  # the first heatmap names the layers
-            return h
-
-        fit_count(self.heatmaps, self._box, n, more, stretch=1)  # before the colour bar
+            self._box.insertWidget(len(self.heatmaps), h, 1)  # before the colour bar
+            self.heatmaps.append(h)
         if changed and self.colorbar is not None:
             self.colorbar.setImageItem([h.image for h in self.heatmaps])
         names = tuple((lane.name, lane.colour) for lane in frame.lanes)
@@ -272,18 +261,11 @@ BLOCK_GAP = 0.12  # between lanes' histograms in a row, as a share of one histog
 
 @functools.lru_cache(maxsize=256)
 def block_ticks(spec: HistSpec, offset: float, lanes: int) -> tuple[tuple[float, str], ...]:
-    """Ticks of one lane's histogram drawn over [offset, offset + 1] (its range scaled to 1)."""
+    """Ticks of one lane's histogram drawn over [offset, offset + 1] (its range scaled to 1);
+    with lanes side by side the histograms are narrower: fewer ticks."""
     span = spec.hi - spec.lo
-    if spec.log10_abs:
-        # a tick every 2 decades; with lanes side by side the histograms are narrower: fewer ticks
-        every = {1: 2, 2: 4}.get(lanes, 6)
-        values = np.arange(np.ceil(spec.lo / every) * every, spec.hi + 1e-9, every)
-        labels = [f"1e{v:g}" for v in values]
-    else:
-        found = pg.AxisItem("bottom").tickValues(spec.lo, spec.hi, MIN_COLUMN_WIDTH / (1 + (lanes > 2)))
-        values = [v for v in (found[0][1] if found else []) if spec.lo - 1e-9 <= v <= spec.hi + 1e-9]
-        labels = [f"{v:g}" for v in values]
-    return tuple((offset + (float(v) - spec.lo) / span, label) for v, label in zip(values, labels))
+    ticks = value_ticks(spec, log10_abs=spec.log10_abs, pixels=MIN_COLUMN_WIDTH / (1 + (lanes > 2)), bands=False)
+    return tuple((offset + (v - spec.lo) / span, label) for v, label in ticks)
 
 
 @dataclass

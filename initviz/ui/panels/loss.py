@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6 import QtWidgets
 
 from initviz.ui import theme
-from initviz.ui.panels.base import CursorLines, Frame, Panel, PathCurve, fmt, safe_log10, step_axis_range
+from initviz.ui.panels.base import CursorLines, Frame, Panel, PathCurve, fmt, half_decades, step_axis_range
 
 LOSS_HELP = (
     "<b>Loss and accuracy</b> over the recorded steps. Top: training loss on each batch (log scale). "
@@ -111,9 +111,7 @@ class LossView(pg.GraphicsLayoutWidget):
             losses.append(loss)
         self.cursors.update(frame)
         # the loss axis in half decades around every lane's finite losses (rebuilt only on a change)
-        logs = safe_log10(np.concatenate(losses)) if losses else np.zeros(0)
-        logs = logs[np.isfinite(logs)]
-        y_range = (float(np.floor(2 * logs.min())) / 2, float(np.ceil(2 * logs.max())) / 2) if logs.size else (-1.0, 1.0)
+        y_range = half_decades(np.concatenate(losses) if losses else ())
         if y_range != self._y_range:
             self._y_range = y_range
             self.loss_plot.setYRange(y_range[0] - 0.05, y_range[1] + 0.05, padding=0)
