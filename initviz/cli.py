@@ -171,33 +171,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _write_lanes(out: Path, lanes, single: bool) -> list[Path]:  # lanes: initviz.engine.lanes.Lanes
     """stats.json/.csv of a single run, or of every lane ({"lanes": [...]}, CSV with a lane column)."""
-    from initviz.engine.report import write_run
+    from initviz.engine.report import lanes_report, write_run
 
     # A very long run is thinned by the history's memory bound (record 0 and the recent past
     # stay at full resolution); "steps" says which steps the arrays hold.
     runs = [(name, t.config, list(t.history), t.theory, t.layer_names) for name, t in zip(lanes.names, lanes.trainers)]
     return write_run(out, *lanes_report(runs, single))
-
-
-def lanes_report(runs: Sequence[tuple], single: bool) -> tuple[dict[str, Any], str]:
-    """The JSON object and CSV text of ``initviz run`` (also the GUI's and ``initviz export``'s data).
-
-    ``runs``: one ``(name, config, records, theory[, layer_names])`` per lane. ``single``: the
-    ``initviz.run/1`` object of the first run; else ``initviz.compare/1`` with every lane and a
-    ``lane`` CSV column. Qt-free.
-    """
-    from initviz.engine.report import csv_text, run_dict
-
-    objs, csvs = [], []
-    for name, config, records, theory, *rest in runs:
-        records = list(records)
-        obj = run_dict(config, records, theory, rest[0] if rest else None)
-        if single:
-            return obj, csv_text(config, records)
-        objs.append({"name": name, **obj})
-        text = csv_text(config, records, lane=name)
-        csvs.append(text if not csvs else text.split("\n", 1)[1])
-    return {"schema": "initviz.compare/1", "lanes": objs}, "".join(csvs)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -266,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     run.set_defaults(func=_cmd_run)
 
+    from initviz import registry  # Qt-free: the one list of panels
+
     ex = sub.add_parser("export", help="train headless and export panels as PNG/SVG/PDF/GIF and data as JSON/CSV",
                         description="Train headless (no window), then write slides of the panels and the run's data into --out: "
                                     "<panel>.<ext> per panel and format, stats.json/stats.csv for data. Same seed, same files.")
@@ -276,8 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--format", default="png", metavar="LIST",
                     help="comma-separated: png,svg,pdf,gif,json,csv (default png)")
     ex.add_argument("--panels", default="all", metavar="LIST",
-                    help="comma-separated panel names (overview,activations,gradients,health,depth_profile,loss,boundary), "
-                         "all, or dashboard (every panel tiled on one slide); default all")
+                    help=registry.help_text() + "; default all")
     ex.add_argument("--size", default="1920x1080", metavar="WxH", help="slide size in pixels (default 1920x1080)")
     ex.add_argument("--scale", type=float, default=1.0, help="pixels per slide pixel in PNG/GIF, e.g. 2 for 3840x2160 (default 1)")
     ex.add_argument("--zoom", type=float, default=None,

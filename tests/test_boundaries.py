@@ -99,3 +99,25 @@ def test_import_scan_sees_every_form(tmp_path: Path) -> None:
     names = {n for _, n in _imported_names(src)}
     assert {"PySide6", "pyqtgraph", "initviz.ui", "superqt"} <= names
     assert sum(_forbidden(n) for n in names) >= 4
+
+
+UI_DIR = ENGINE_DIR.parent / "ui"
+
+
+def test_ui_never_imports_the_cli() -> None:
+    """cli -> ui is the only direction: a ui module importing initviz.cli closes an import circle."""
+    files = sorted(UI_DIR.rglob("*.py"))
+    assert len(files) >= 10
+    bad = [f"{p.name}:{line}: {name}" for p in files for line, name in _imported_names(p)
+           if name == "initviz.cli" or name.startswith("initviz.cli.")]  # fmt: skip
+    assert bad == [], bad
+
+
+def test_panel_registry_is_qt_free() -> None:
+    """The CLI lists panels (``--panels`` help) without starting Qt."""
+    code = "import json, sys; from initviz import registry; print(json.dumps([registry.ids(), sorted(sys.modules)]))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    ids, modules = json.loads(proc.stdout)
+    assert "overview" in ids and len(ids) == len(set(ids))
+    assert [m for m in modules if m.startswith(("PySide6", "shiboken6", "pyqtgraph", "superqt"))] == []

@@ -160,3 +160,22 @@ def write_run(out_dir: Path, obj: dict[str, Any], csv_body: str) -> list[Path]:
     atomic_write(json_path, json.dumps(obj, indent=1, allow_nan=False) + "\n")
     atomic_write(csv_path, csv_body)
     return [json_path, csv_path]
+
+
+def lanes_report(runs: Sequence[tuple], single: bool) -> tuple[dict[str, Any], str]:
+    """The JSON object and CSV text of ``initviz run`` (also the GUI's and ``initviz export``'s data).
+
+    ``runs``: one ``(name, config, records, theory[, layer_names])`` per lane. ``single``: the
+    ``initviz.run/1`` object of the first run; else ``initviz.compare/1`` with every lane and a
+    ``lane`` CSV column. Qt-free.
+    """
+    objs, csvs = [], []
+    for name, config, records, theory, *rest in runs:
+        records = list(records)
+        obj = run_dict(config, records, theory, rest[0] if rest else None)
+        if single:
+            return obj, csv_text(config, records)
+        objs.append({"name": name, **obj})
+        text = csv_text(config, records, lane=name)
+        csvs.append(text if not csvs else text.split("\n", 1)[1])
+    return {"schema": "initviz.compare/1", "lanes": objs}, "".join(csvs)

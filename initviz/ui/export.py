@@ -1302,7 +1302,7 @@ def data_report(frame: Frame, timing: bool = True) -> tuple[dict, str]:
     One lane: schema initviz.run/1; several: initviz.compare/1 with a ``lane`` CSV column.
     ``timing=False`` writes ``"cost": null`` so the same seed gives byte-identical files.
     """
-    from initviz.cli import lanes_report
+    from initviz.engine.report import lanes_report
 
     runs = []
     for lane in frame.lanes:

@@ -7,7 +7,6 @@ Qt runs on its offscreen platform unless QT_QPA_PLATFORM says otherwise.
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import time
@@ -15,17 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-# (name on the command line, module, class), in the window's tab order
-PANELS: tuple[tuple[str, str, str], ...] = (
-    ("overview", "initviz.ui.panels.overview", "OverviewPanel"),
-    ("activations", "initviz.ui.panels.activations", "ActivationsPanel"),
-    ("gradients", "initviz.ui.panels.gradients", "GradientsPanel"),
-    ("health", "initviz.ui.panels.health", "HealthPanel"),
-    ("depth_profile", "initviz.ui.panels.depth_profile", "DepthProfilePanel"),
-    ("loss", "initviz.ui.panels.loss", "LossPanel"),
-    ("boundary", "initviz.ui.panels.boundary", "BoundaryPanel"),
-)
-DASHBOARD_NAME = "dashboard"
+from initviz import registry
+
+DASHBOARD_NAME = registry.DASHBOARD
 OFFSCREEN_NOISE = ("This plugin does not support propagateSizeHints", "This plugin does not support raise")
 
 
@@ -48,14 +39,8 @@ def ensure_app():  # -> QtWidgets.QApplication
 
 
 def panel_classes() -> dict[str, type]:
-    """{command-line name: panel class} of the window's panels that this build has."""
-    out: dict[str, type] = {}
-    for name, module, cls in PANELS:
-        try:
-            out[name] = getattr(importlib.import_module(module), cls)
-        except (ImportError, AttributeError):
-            continue
-    return out
+    """{panel id: panel class} of every registered panel, in tab order."""
+    return {spec.id: spec.load() for spec in registry.PANELS}
 
 
 def frame_from_trainers(names: Sequence[str], trainers: Sequence[Any], grid_history: tuple = ()):  # -> Frame
