@@ -115,7 +115,11 @@ def run_configs(args: argparse.Namespace) -> tuple[list, Optional[list[str]]]:
 
         scenario = get_scenario(args.scenario)
         if scenario.is_comparison:  # the scenario's lanes, with any flags applied to each
-            configs = [config.replace(init=c.init) for c in scenario.lane_configs]
+            base = scenario.config
+            configs = [
+                config.replace(init=c.init, **{f: v for f, v in vars(c).items() if f != "init" and v != getattr(base, f)})
+                for c in scenario.lane_configs
+            ]
             names = list(scenario.lane_names) if scenario.lane_names else None
     if args.compare is not None:
         if args.init is not None:
