@@ -70,6 +70,15 @@ def get(panel_id: str) -> PanelSpec:
     raise KeyError(f"{panel_id!r} is not a panel; choose from {', '.join(ids())}")
 
 
+def panel_id(name: str) -> Optional[str]:
+    """The id of the panel named ``name`` (its id or its title), None when no panel has that name.
+    Exported files are named by id: 'Loss & accuracy' -> 'loss', as ``initviz export`` names them."""
+    for p in PANELS:
+        if name in (p.id, p.title):
+            return p.id
+    return None
+
+
 def help_text() -> str:
     """The ``--panels`` help: every id, then all and dashboard."""
     return f"comma-separated panel ids: {','.join(ids())}; 'all' for each, '{DASHBOARD}' for one slide of all"
