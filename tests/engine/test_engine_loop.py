@@ -243,3 +243,16 @@ def test_grids_only_while_asked(engine):
     assert len(snap.grids) == 1 and snap.grids[0] is not None and snap.lanes[0].grid is snap.grids[0]
     snap = run(engine, L.Reset())
     assert snap.grids == () or snap.grids[0].step == 0  # the old network's grid is never shown
+
+
+def test_the_atomic_byte_writer_leaves_no_half_file(tmp_path, monkeypatch):
+    import os
+
+    from initviz.engine.report import atomic_write_bytes
+
+    target = tmp_path / "slide.png"
+    assert atomic_write_bytes(target, b"first") == target and target.read_bytes() == b"first"
+    monkeypatch.setattr(os, "replace", lambda a, b: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    with pytest.raises(OSError):
+        atomic_write_bytes(target, b"second")
+    assert target.read_bytes() == b"first" and sorted(p.name for p in tmp_path.iterdir()) == ["slide.png"]
