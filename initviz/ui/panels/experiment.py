@@ -292,7 +292,7 @@ class ExperimentPanel(QtWidgets.QWidget):
         self.lane_box.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.lane_box.setMinimumContentsLength(14)
         self.lane_box.activated.connect(self._lane_chosen)
-        self.lane_shown = QtWidgets.QCheckBox("show in the panels")
+        self.lane_shown = QtWidgets.QCheckBox("shown")
         self.lane_shown.setObjectName("laneShown")
         self.lane_shown.setChecked(True)
         self.lane_shown.setToolTip("Hide this lane from every panel (it keeps training); at least one lane stays shown.")
