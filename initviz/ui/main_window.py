@@ -363,6 +363,8 @@ class MainWindow(QtWidgets.QMainWindow):
         elif kind == "save_failed":
             QtWidgets.QMessageBox.warning(self, "Could not save the run", text)
         else:
+            if kind == "opened":  # a saved run is not the scenario that was chosen before
+                self.experiment.forget_scenario()
             self.statusBar().showMessage(text, 8000)
 
     def _playing_changed(self, playing: bool) -> None:

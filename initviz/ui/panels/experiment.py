@@ -419,6 +419,11 @@ class ExperimentPanel(QtWidgets.QWidget):
         self.scenario_box.setCurrentIndex(0)
         self.lesson.setText("")
 
+    def forget_scenario(self) -> None:
+        """Show "(custom settings)" and no lesson text (e.g. after opening a saved run)."""
+        self.scenario_box.setCurrentIndex(0)
+        self.lesson.setText("")
+
     def set_applied(self, config: RunConfig, keep_edits: bool = True) -> None:
         """The engine runs ``config`` now (e.g. after Reseed): update fields the user did not edit
         (every field with ``keep_edits`` False, e.g. when another lane is chosen)."""
