@@ -176,10 +176,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _write_lanes(out: Path, lanes, single: bool) -> list[Path]:  # lanes: initviz.engine.lanes.Lanes
     """stats.json/.csv of a single run, or of every lane ({"lanes": [...]}, CSV with a lane column)."""
     from initviz.engine.report import lanes_report, write_run
+    from initviz.engine.snapshot import Snapshot
 
     # A very long run is thinned by the history's memory bound (record 0 and the recent past
     # stay at full resolution); "steps" says which steps the arrays hold.
-    runs = [(name, t.config, list(t.history), t.theory, t.layer_names) for name, t in zip(lanes.names, lanes.trainers)]
+    runs = [(v.name, v.config, v.records, v.theory, v.layer_names) for v in Snapshot.of(lanes).lanes]
     return write_run(out, *lanes_report(runs, single))
 
 
