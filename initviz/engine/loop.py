@@ -327,7 +327,8 @@ class Engine:
         elif isinstance(cmd, ApplyLane):
             configs, names = lanes_mod.edit_lane(self.lanes.configs, self.lanes.names, int(cmd.index), cmd.config)
             self._rebuilt(lanes_mod.Lanes(configs, names))
-            self.answer("lanes", f"Lane {cmd.index + 1} ({names[cmd.index]}) rebuilt; every lane starts again at step 0")
+            if len(names) > 1:  # with one lane, Apply is the plain rebuild it always was
+                self.answer("lanes", f"Lane {cmd.index + 1} ({names[cmd.index]}) rebuilt; every lane starts again at step 0")
         elif isinstance(cmd, AddLane):
             configs, names = lanes_mod.add_lane(self.lanes.configs, self.lanes.names, int(cmd.index))
             self._rebuilt(lanes_mod.Lanes(configs, names))
