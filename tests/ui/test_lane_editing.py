@@ -126,3 +126,24 @@ def test_closing_during_the_first_build_stops_cleanly(qtbot, monkeypatch, capfd)
     QtWidgets.QApplication.processEvents()
     err = capfd.readouterr().err
     assert "QRunnable" not in err and "Traceback" not in err
+
+
+def test_frame_of_a_snapshot_leaves_hidden_lanes_out_of_grids_too():
+    from initviz.engine.snapshot import Snapshot
+    from initviz.engine.trainer import Trainer
+    from initviz.ui.panels.base import Frame
+
+    trainers = [Trainer(BASE.replace(depth=1, width=4, seed=s)) for s in range(3)]
+    for t in trainers:
+        t.step(2)
+    grids = tuple(t.decision_grid() for t in trainers)
+    snap = Snapshot.from_trainers(["a", "b", "c"], trainers, grids=grids)
+    history = ((0, ("g0", "g1", "g2")),)
+    frame = Frame.of(snap, 1, hidden={"b"}, grid_history=history, focus="c", colour=lambda i: f"#00000{i}")
+    assert [lane.name for lane in frame.lanes] == ["a", "c"] and [lane.colour for lane in frame.lanes] == ["#000000", "#000002"]
+    assert frame.grids == (grids[0], grids[2]) and frame.grid_history == ((0, ("g0", "g2")),)
+    assert [lane.record.step for lane in frame.lanes] == [1, 1] and frame.cursor_step == 1
+    assert frame.selected.name == "c" and frame.lanes[1].view is snap.lanes[2]
+    everything = Frame.of(snap, hidden={"a", "b", "c"})  # never all hidden: then every lane shows
+    assert [lane.name for lane in everything.lanes] == ["a", "b", "c"] and everything.cursor_step is None
+    assert [lane.record.step for lane in everything.lanes] == [2, 2, 2]
