@@ -147,3 +147,17 @@ def test_frame_of_a_snapshot_leaves_hidden_lanes_out_of_grids_too():
     everything = Frame.of(snap, hidden={"a", "b", "c"})  # never all hidden: then every lane shows
     assert [lane.name for lane in everything.lanes] == ["a", "b", "c"] and everything.cursor_step is None
     assert [lane.record.step for lane in everything.lanes] == [2, 2, 2]
+
+
+def test_frame_upto_replays_the_run_as_it_was():
+    from initviz.engine.snapshot import Snapshot
+    from initviz.engine.trainer import Trainer
+    from initviz.ui.panels.base import Frame
+
+    trainer = Trainer(BASE.replace(depth=1, width=4, record_every=2))
+    trainer.step(6)
+    frame = Frame.of(Snapshot.from_trainers(["a"], [trainer]))
+    then = frame.upto(3)
+    assert then.main.record.step == 2 and [r.step for r in then.main.records] == [0, 2]
+    assert then.main.view.latest.step == 2 and not then.moving and then.cursor_step is None
+    assert frame.main.record.step == 6  # the frame itself is unchanged

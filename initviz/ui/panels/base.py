@@ -7,6 +7,7 @@ a few hundred points); every statistic comes from the engine's records.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from initviz.engine.config import RunConfig
 from initviz.engine.record import StepRecord
-from initviz.engine.snapshot import LaneView, Snapshot
+from initviz.engine.snapshot import LaneView, Snapshot, index_at_or_before
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,16 @@ class Frame:
             grid_history=grid_history,
             focus=names.index(focus) if focus in names else 0,
         )
+
+    def upto(self, step: int) -> "Frame":
+        """This frame as the run was at ``step`` (a GIF's frame): each lane's record at or before
+        it and its history up to there; fresh caches, at rest. Grids are kept as they are."""
+        lanes = []
+        for lane in self.lanes:
+            k = index_at_or_before(lane.records, step)
+            view = lane.view.upto(step) if lane.view is not None else None
+            lanes.append(dataclasses.replace(lane, record=lane.records[k], records=tuple(lane.records[: k + 1]), view=view))
+        return dataclasses.replace(self, lanes=tuple(lanes), cursor_step=None, moving=False, series_cache={})
 
     @property
     def selected(self) -> Lane:
