@@ -153,3 +153,38 @@ def test_per_input_recursion_differs_from_one_average_input_where_it_should() ->
     assert len(r) == len(x) and w.sum() == pytest.approx(1.0)
     r64, w64 = input_groups(x)
     assert len(r64) == 64 and float(w64 @ r64) == pytest.approx(float(np.mean((x * x).sum(1))))
+
+
+# --- the finite-width band ----------------------------------------------------------------------
+def test_band_is_lazy_and_kept() -> None:
+    from initviz.engine.trainer import Trainer
+
+    trainer = Trainer(RunConfig(depth=3, width=16, batch_size=16))
+    assert trainer.theory.band_if_ready() is None  # building a Trainer computes no band
+    band = trainer.theory.band()
+    assert band is not None and trainer.theory.band_if_ready() is band and trainer.theory.band() is band
+    assert band.act_std.shape == (2, 3) and np.all(band.act_std[0] <= band.act_std[1])
+
+
+def test_band_brackets_the_prediction_and_widens_with_depth_for_he_relu() -> None:
+    """He + ReLU, depth 20 width 256: one network strays further from the line the deeper it is."""
+    from initviz.engine.band import finite_width_band
+
+    cfg = RunConfig(depth=20, width=256, activation="relu", init=InitSpec("kaiming_normal"))
+    band = finite_width_band(cfg)
+    theory = predict(cfg, make_dataset("spirals", 0).x_train)
+    assert np.all(band.act_std[0] < theory.act_std) and np.all(theory.act_std < band.act_std[1])
+    rel = (band.act_std[1] - band.act_std[0]) / theory.act_std
+    assert rel[-1] > 3 * rel[0]
+    assert band.grad_gain[0, -1] == pytest.approx(1.0) and band.weight_grad_gain[1, -1] == pytest.approx(1.0)
+
+
+def test_band_is_exact_for_orthogonal_linear_networks() -> None:
+    """Square orthogonal weights and no nonlinearity: every network keeps |dL/dh| exactly."""
+    from initviz.engine.band import finite_width_band
+
+    cfg = RunConfig(dataset="gaussian", input_dim=32, depth=6, width=32, activation="linear", init=InitSpec("orthogonal"))
+    band = finite_width_band(cfg)
+    np.testing.assert_allclose(band.grad_gain, 1.0, atol=1e-4)
+    assert band.n_networks == 8
+    assert finite_width_band(cfg.replace(init=InitSpec("zeros"))) is None
