@@ -44,6 +44,7 @@ class Check:
     predicted: float
     tolerance: str
     matches: Optional[bool]  # None: not measurable yet (train more steps)
+    value: float = math.nan  # the published figure as a number (NaN for a statement like "stalls")
 
 
 @dataclass(frozen=True)
@@ -82,13 +83,13 @@ def _theory(lane: LaneData, name: str, layer: int) -> float:
 def _rel(lane: LaneData, quantity: str, published: float, measured: float, predicted: float, tol: float,
          text: Optional[str] = None) -> Check:
     ok = abs(measured / published - 1.0) <= tol
-    return Check(lane.name, quantity, text or f"{published:.3g}", measured, predicted, f"within {tol:.0%}", ok)
+    return Check(lane.name, quantity, text or f"{published:.3g}", measured, predicted, f"within {tol:.0%}", ok, published)
 
 
 def _abs(lane: LaneData, quantity: str, published: float, measured: float, predicted: float, tol: float,
          unit: str = "") -> Check:
     ok = abs(measured - published) <= tol
-    return Check(lane.name, quantity, f"{published:g}{unit}", measured, predicted, f"± {tol:g}{unit}", ok)
+    return Check(lane.name, quantity, f"{published:g}{unit}", measured, predicted, f"± {tol:g}{unit}", ok, published)
 
 
 def _worst(values: np.ndarray, target: float) -> int:
@@ -158,7 +159,7 @@ def _orthogonal(lanes: Sequence[LaneData]) -> list[Check]:
         depth = lane.config.depth
         if lane.config.init.scheme == "orthogonal":
             ok = abs(measured - 1.0) <= 1e-3
-            out.append(Check(lane.name, f"std layer {depth} / layer 1", "1 (exactly)", measured, predicted, "± 0.001", ok))
+            out.append(Check(lane.name, f"std layer {depth} / layer 1", "1 (exactly)", measured, predicted, "± 0.001", ok, 1.0))
         else:
             ok = abs(measured - 1.0) > 1e-3
             out.append(Check(lane.name, f"std layer {depth} / layer 1", "≠ 1 (drifts)", measured, predicted,
@@ -185,10 +186,11 @@ def _he2015(lanes: Sequence[LaneData]) -> list[Check]:
         if xavier:  # inputs N(0, 1): the input std is 1
             m, p = float(rec.act_std[-1]), _theory(lane, "act_std", -1)
             ok = abs(math.log2(m) + 15.0) <= 1.0 if m > 0 else False
-            out.append(Check(lane.name, f"std at layer {depth} (input std 1)", "2^-15 ≈ 3.1e-5", m, p, "log2 within ± 1", ok))
+            out.append(Check(lane.name, f"std at layer {depth} (input std 1)", "2^-15 ≈ 3.1e-5", m, p, "log2 within ± 1", ok,
+                             2.0**-15))
         else:
             m, p = _std_ratio(lane, rec)
-            out.append(Check(lane.name, f"std layer {depth} / layer 1", "~1 (kept)", m, p, "from 0.5 to 2", 0.5 <= m <= 2.0))
+            out.append(Check(lane.name, f"std layer {depth} / layer 1", "~1 (kept)", m, p, "from 0.5 to 2", 0.5 <= m <= 2.0, 1.0))
         loss = _loss_after_training(lane)
         wait = loss is None
         claim = "stalls" if xavier else "trains"

@@ -62,6 +62,11 @@ class Theory:
         """The band if something already computed it, else None (never computes: safe in the GUI)."""
         return self._cache.get("band")
 
+    @property
+    def band_pending(self) -> bool:
+        """True until :meth:`band` has run (its answer may be None: zeros/constant have no band)."""
+        return "band" not in self._cache and self.config is not None
+
 
 def _phi_and_dphi(activation: str, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The activation and its derivative at z, evaluated by torch in float64."""
