@@ -5,7 +5,7 @@ the measured std of every layer's pre-/post-activation over (inputs, units), roo
 over seeds (the mean field predicts the expected variance; one seed at width 256 strays up to
 ~1.4x), against initviz.engine.theory.predict; and the layer-1/layer-19 ratio of |dL/dh| and of
 |dL/dW| (rms over seeds) against the predicted one. Prints the worst ratio predicted/measured
-over layers per activation.
+over layers per activation, then what the finite-width band (initviz.engine.band) costs.
 
     python bench/theory_accuracy.py [--dataset spirals] [--depth 20] [--width 256] [--seeds 16]
 """
@@ -95,6 +95,19 @@ def compare(activation: str, dataset: str = "spirals", depth: int = 20, width: i
     }
 
 
+def band_seconds(init: str, depth: int, width: int) -> tuple[float, float]:
+    """(wall, CPU) seconds of one uncached band; CPU time is what a quiet machine would take (one thread)."""
+    import time
+
+    from initviz.engine.band import _cached_band, finite_width_band
+
+    _cached_band.cache_clear()
+    cfg = RunConfig(depth=depth, width=width, activation="relu", init=InitSpec(init))
+    t0, c0 = time.perf_counter(), time.process_time()
+    finite_width_band(cfg)
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", default="spirals")
@@ -109,6 +122,9 @@ def main() -> None:
     for act, init in cases:
         r = compare(act, args.dataset, args.depth, args.width, args.seeds, init=init)
         print(f"{act:<12}{init.label():<16}{r['act']:>9.3f}{r['pre']:>9.3f}{r['grad_h']:>14.3f}{r['grad_w']:>14.3f}")
+    for init in ("kaiming_normal", "orthogonal"):
+        wall, cpu = band_seconds(init, args.depth, args.width)
+        print(f"finite-width band, {init}, depth {args.depth} width {args.width}: {wall:.2f} s wall, {cpu:.2f} s CPU")
 
 
 if __name__ == "__main__":

@@ -60,3 +60,12 @@ def test_papers_panel_shows_published_measured_and_predicted(qtbot) -> None:
     other = Trainer(RunConfig(depth=3, width=16, batch_size=16))
     panel.show_frame(frame_of(other))
     assert panel.result is None and "paper_he2015" in panel.label.text()
+
+
+def test_depth_scale_sentence_names_the_phase_and_the_trainable_depth() -> None:
+    from initviz.ui.help import depth_scale_sentence
+
+    assert depth_scale_sentence(0.9, 0.5, 10.0).startswith("Ordered") and "≈ 60 layers" in depth_scale_sentence(0.9, 0.5, 10.0)
+    assert depth_scale_sentence(1.5, 2.0, 4.0).startswith("Chaotic")
+    assert depth_scale_sentence(1.0, 0.3, float("inf")).startswith("Critical")
+    assert depth_scale_sentence(float("nan"), 1.0, 1.0) == ""
