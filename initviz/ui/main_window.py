@@ -24,6 +24,7 @@ from initviz.ui.panels.gradients import GradientsPanel
 from initviz.ui.panels.health import HealthPanel
 from initviz.ui.panels.loss import LossPanel
 from initviz.ui.panels.overview import OverviewPanel
+from initviz.ui.panels.papers import PapersPanel
 from initviz.ui.panels.timeline import Timeline
 
 SPEEDS: tuple[tuple[str, Optional[float]], ...] = (
@@ -77,9 +78,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.depth_profile = DepthProfilePanel()
         self.loss = LossPanel()
         self.boundary = BoundaryPanel()
+        self.papers = PapersPanel()
         self.panels: list[Panel] = [
             self.overview, self.activations, self.gradients, self.health, self.depth_profile, self.loss, self.boundary
         ]
+        self.panels.append(self.papers)
         self.tabs = QtWidgets.QTabWidget()
         self.tabs.setDocumentMode(True)
         for n, p in enumerate(self.panels):
