@@ -18,6 +18,8 @@ PAPERS_HELP = (
     "<b>Papers</b>: the numbers the lessons teach from (CS231n, Karpathy's makemore, Klambauer et al., "
     "Saxe et al., He et al.), each beside this run's measurement at init (or after training, for claims "
     "about training) and the mean-field prediction, with the tolerance and a verdict.<br>"
+    "<b>Healthy</b>: every row reads “matches”: this network reproduces the published figure within "
+    "the stated tolerance, and the prediction sits beside it.<br>"
     "Load a <i>Paper:</i> scenario to fill it; any other run lists them."
 )
 
