@@ -47,6 +47,7 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--momentum", type=float, help="SGD momentum")
     g.add_argument("--batch-size", type=int)
     g.add_argument("--dataset", choices=DATASETS)
+    g.add_argument("--input-dim", type=int, help="gaussian dataset: input dimension D (inputs N(0, I_D))")
     g.add_argument("--seed", type=int)
     g.add_argument("--device", choices=DEVICES)
     g.add_argument("--record-every", type=int, help="measure every k-th step (default 1: every step)")
@@ -56,7 +57,7 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
 _INIT_FLAGS = ("std", "value", "bound", "gain", "mode", "nonlinearity")
 _RUN_FLAGS = (
     "activation", "depth", "width", "batchnorm", "dropout", "optimizer", "lr", "momentum",
-    "batch_size", "dataset", "seed", "device", "record_every", "test_every",
+    "batch_size", "dataset", "seed", "device", "record_every", "test_every", "input_dim",
 )  # fmt: skip
 
 

@@ -15,7 +15,7 @@ from initviz.engine.config import ConfigError, RunConfig
 from initviz.engine.record import StepRecord
 
 MAX_LANES = 4
-SHARED = ("dataset", "seed", "batch_size", "depth", "width", "device", "record_every", "test_every")
+SHARED = ("dataset", "seed", "batch_size", "depth", "width", "device", "record_every", "test_every", "input_dim")
 
 
 def lane_label(config: RunConfig) -> str:

@@ -393,6 +393,16 @@ class Engine:
             return True
         if dirty:
             self.publish()
+        elif not self.running:
+            # the finite-width band (~0.5 s of CPU per configuration) is drawn while idle, one
+            # lane per tick so a command never waits for more than one
+            pending = next((t for t in self.lanes.trainers if t.theory.band_pending), None)
+            if pending is not None:
+                try:
+                    pending.theory.band()
+                except Exception as exc:  # noqa: BLE001 - a band is optional; never kill the loop
+                    self.error = f"Could not compute the finite-width band: {describe_failure(exc)}."
+                self.publish()
         return False
 
     def run_commands(self, cmds: Sequence[Any]) -> bool:

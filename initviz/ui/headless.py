@@ -50,6 +50,8 @@ def frame_from_trainers(names: Sequence[str], trainers: Sequence[Any], grid_hist
     from initviz.engine.snapshot import Snapshot
     from initviz.ui.panels.base import Frame
 
+    for t in trainers:
+        t.theory.band()  # the finite-width band the window draws once the worker is idle
     snapshot = Snapshot.from_trainers(names, trainers, grids=tuple(t.decision_grid() for t in trainers))
     return Frame.of(snapshot, grid_history=grid_history)
 
