@@ -7,7 +7,6 @@ with no display and no Qt at all.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -70,18 +69,11 @@ def config_from_args(args: argparse.Namespace):  # -> RunConfig
 
         data = get_scenario(args.scenario).config.to_dict()
     if args.config is not None:
-        try:
-            text = Path(args.config).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise _UsageError(f"--config: cannot read {args.config}: {exc.strerror or exc}") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise _UsageError(f"--config: {args.config} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
-        if not isinstance(data, dict):
-            raise _UsageError(f"--config: {args.config} must hold a JSON object of run settings")
+        data = _config_file(args.config)
     init = data.get("init", {})
     init = {"scheme": init} if isinstance(init, str) else dict(init) if isinstance(init, dict) else init
+    if not isinstance(init, dict) and (args.init is not None or any(getattr(args, n) is not None for n in _INIT_FLAGS)):
+        raise _UsageError(f"--config: \"init\" must be a scheme name or an object to combine it with --init and the like, not {_json_kind(init)}")
     if args.init is not None:
         init["scheme"] = args.init
     for name in _INIT_FLAGS:
@@ -99,6 +91,23 @@ def config_from_args(args: argparse.Namespace):  # -> RunConfig
 
 class _UsageError(Exception):
     pass
+
+
+def _json_kind(value: Any) -> str:
+    return "null" if value is None else "a list" if isinstance(value, list) else "a number" if isinstance(value, (int, float)) else type(value).__name__
+
+
+def _config_file(path: Path) -> dict:
+    """A --config file's settings: a regular, UTF-8 JSON file of bounded size and nesting."""
+    from initviz.engine.safe_io import InputFileError, load_json_file
+
+    try:
+        data = load_json_file(path, "--config:")
+    except InputFileError as exc:
+        raise _UsageError(str(exc)) from None
+    if not isinstance(data, dict):
+        raise _UsageError(f"--config: {path} must hold a JSON object of run settings")
+    return data
 
 
 def run_configs(args: argparse.Namespace) -> tuple[list, Optional[list[str]]]:
@@ -121,6 +130,9 @@ def run_configs(args: argparse.Namespace) -> tuple[list, Optional[list[str]]]:
         if args.init is not None:
             raise _UsageError("--compare and --init: give the schemes to compare in --compare only")
         configs = compare_configs(config, scheme_list(args.compare))
+    from initviz.engine.budget import check_memory
+
+    check_memory(configs)  # MemoryBudgetError (a ConfigError): refused before anything is built
     return configs, names
 
 

@@ -46,7 +46,7 @@ def open_regular(path: Union[str, Path], what: str = "file") -> IO[bytes]:
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise InputFileError(f"{what} {path} does not exist") from None
+        raise InputFileError(f"{what} cannot read {path}: it does not exist") from None
     except PermissionError:
         raise InputFileError(f"{what} {path} cannot be read (permission denied)") from None
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
