@@ -25,6 +25,7 @@ from initviz.ui.panels.health import HealthPanel
 from initviz.ui.panels.loss import LossPanel
 from initviz.ui.panels.overview import OverviewPanel
 from initviz.ui.panels.timeline import Timeline
+from initviz.ui.text import plain_html
 
 SPEEDS: tuple[tuple[str, Optional[float]], ...] = (
     ("1 step/s", 1.0),
@@ -306,9 +307,9 @@ class MainWindow(QtWidgets.QMainWindow):
         """The worker's answer to Save / Open: errors in a message box, the rest in the status bar."""
         _, kind, text = notice
         if kind == "open_failed":
-            QtWidgets.QMessageBox.warning(self, "Could not open the run", text)
+            QtWidgets.QMessageBox.warning(self, "Could not open the run", plain_html(text))  # file fields: never rich text
         elif kind == "save_failed":
-            QtWidgets.QMessageBox.warning(self, "Could not save the run", text)
+            QtWidgets.QMessageBox.warning(self, "Could not save the run", plain_html(text))
         else:
             self.statusBar().showMessage(text, 8000)
 

@@ -10,6 +10,7 @@ from PySide6 import QtCore, QtWidgets
 
 from initviz.ui import theme
 from initviz.ui.panels.base import DottedLine, Frame, LogEdgeMarkers, Panel, PathCurve, StaticPlot, finite_range, fit_dotted, half_decades
+from initviz.ui.text import name_html, plain_html
 
 DEPTH_HELP = (
     "<b>Depth profile</b>: the measured standard deviation of each hidden layer's activations "
@@ -95,7 +96,8 @@ class StdProfilePlot(StaticPlot):
         self.markers.forget_legend()
         if many:
             for lane, c in zip(frame.lanes, self.measured):
-                self.legend.addItem(c.sample, lane.name)
+                self.legend.addItem(c.sample, name_html(lane.name))
+                self.legend.items[-1][1].setToolTip(plain_html(lane.name))
             dashed = pg.PlotDataItem(pen=pg.mkPen("#555555", width=1.5, style=QtCore.Qt.PenStyle.DashLine))
             self.legend.addItem(dashed, "dashed: predicted at init")
         else:
