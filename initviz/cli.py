@@ -195,6 +195,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     """Train headless, then render panels (PNG/SVG/PDF/GIF) and data (JSON/CSV) with no window."""
     from initviz.engine import ConfigError
 
+    if args.run is not None:
+        return _export_saved(args)
+    args.steps = 200 if args.steps is None else args.steps
     try:
         configs, names = run_configs(args)
     except (ConfigError, _UsageError) as exc:
@@ -206,6 +209,22 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from initviz.ui.headless import export_command
 
     return export_command(args, configs, lambda message: _fail(args, message), names)
+
+
+def _export_saved(args: argparse.Namespace) -> int:
+    """``export --run FILE``: a saved run's panels and data, through the bounded loader."""
+    import os
+
+    given = [f"--{n.replace('_', '-')}" for n in ("config", "scenario", "compare", "init", "bias_init", *_INIT_FLAGS, *_RUN_FLAGS)
+             if getattr(args, n, None) is not None]  # fmt: skip
+    if given:
+        return _fail(args, f"--run: the run's settings come from the file; drop {', '.join(given)}")
+    if args.steps is not None and args.steps < 0:
+        return _fail(args, f"--steps: {args.steps} is not allowed; expected 0 or more")
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from initviz.ui.headless import export_saved_run
+
+    return export_saved_run(args, args.run, lambda message: _fail(args, message))
 
 
 def _cmd_scenarios(args: argparse.Namespace) -> int:
@@ -263,7 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Train headless (no window), then write slides of the panels and the run's data into --out: "
                                     "<panel>.<ext> per panel and format, stats.json/stats.csv for data. Same seed, same files.")
     _add_config_flags(ex)
-    ex.add_argument("--steps", type=int, default=200, help="training steps (0 = only the record at init); default 200")
+    ex.add_argument("--steps", type=int, default=None,
+                    help="training steps (0 = only the record at init); default 200, or with --run 0 (steps to train on)")
+    ex.add_argument("--run", type=Path, metavar="FILE.initviz",
+                    help="export a saved run (File > Save run) instead of training one; the file is checked before anything is built")
     ex.add_argument("--out", type=Path, default=Path("export"), help="output folder (default: export)")
     ex.add_argument("--compare", metavar="SCHEMES", help="train up to 4 init schemes side by side, as in initviz run")
     ex.add_argument("--format", default="png", metavar="LIST",
