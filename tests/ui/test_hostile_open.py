@@ -82,3 +82,18 @@ def test_long_and_html_lane_names_open_as_short_plain_text(qtbot, open_window, t
     assert len(texts[1]) < 200 and "…" in texts[1]  # elided; the full name is in the tooltip
     assert shown[1] in grid.header_labels[1].toolTip()  # the whole (capped) name
     assert window.minimumSizeHint().width() < 3000 and window.width() < 3000
+
+
+def test_apply_of_a_run_too_large_is_refused_and_the_run_trains_on(qtbot, open_window, monkeypatch):
+    import initviz.engine.budget as budget
+
+    monkeypatch.setattr(budget, "available_bytes", lambda: 8 * 2**30)
+    window = open_window()
+    build, step = window.state.build, window.state.lane_latest[0].step
+    huge = RunConfig(depth=200, width=4096, batch_size=4096)
+    window.apply_lanes([huge.replace(init={"scheme": s}) for s in ("zeros", "normal", "xavier_normal", "kaiming_normal")])
+    qtbot.waitUntil(lambda: window.state.error is not None, timeout=20_000)
+    assert "needs ~" in window.state.error and "8.0 GB free" in window.state.error
+    assert window.state.build == build and window.state.lane_latest[0].step == step
+    window.step_action.trigger()
+    qtbot.waitUntil(lambda: window.state.lane_latest[0].step == step + 1, timeout=20_000)
