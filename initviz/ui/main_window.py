@@ -25,7 +25,7 @@ from initviz.ui.panels.health import HealthPanel
 from initviz.ui.panels.loss import LossPanel
 from initviz.ui.panels.overview import OverviewPanel
 from initviz.ui.panels.timeline import Timeline
-from initviz.ui.text import plain_html
+from initviz.ui.text import elide, plain_html
 
 SPEEDS: tuple[tuple[str, Optional[float]], ...] = (
     ("1 step/s", 1.0),
@@ -425,12 +425,12 @@ class MainWindow(QtWidgets.QMainWindow):
             except Exception as exc:  # noqa: BLE001 - a caption must never take the window down
                 got = [f"(diagnosis failed: {exc})"]
             # with lanes, each line names its lane: "N(0, 1²): layer 3: 98% of units saturated"
-            named = [f"{lane.name}: {line}" if many else line for line in got]
+            named = [f"{elide(lane.name)}: {line}" if many else line for line in got]
             lines.extend(named[:1])
             later.extend(named[1:])
             msg = lane.record.diverged_message()
             if msg:
-                diverged.append(f"{lane.name}: {msg}" if many else msg)
+                diverged.append(f"{elide(lane.name)}: {msg}" if many else msg)
         prefix = f"At step {record.step}: " if scrubbed or record.step == 0 else ""
         if record.step == 0 and not scrubbed:
             prefix = "At initialisation: "
