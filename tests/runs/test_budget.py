@@ -20,16 +20,22 @@ FACTOR = (0.6, 1.5)
 MEASURE = """
 import json, sys
 import torch
-from initviz.engine.budget import estimate_bytes, peak_rss_bytes
+from initviz.engine.budget import estimate_bytes
 from initviz.engine.config import RunConfig
 from initviz.engine.lanes import Lanes
+
+def status(key):  # kB in /proc/self/status
+    return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith(key + ":"))
+
 torch.set_num_threads(1)
 Lanes([RunConfig(depth=2, width=8)]).step(2)  # torch's own memory, before the run measured
-base = peak_rss_bytes()
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # reset the peak (VmHWM) to the current RSS: import spikes must not hide the run
+base = status("VmRSS")
 cfgs = [RunConfig(**c) for c in json.loads(sys.argv[1])]
 lanes = Lanes(cfgs)
 lanes.step(3)
-print(json.dumps({"measured": peak_rss_bytes() - base, "estimate": estimate_bytes(cfgs, history=False)}))
+print(json.dumps({"measured": status("VmHWM") - base, "estimate": estimate_bytes(cfgs, history=False)}))
 """
 
 
