@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 CORPUS = HERE.parent / "tests" / "runs" / "hostile_corpus.py"
 SIZES = [
     [dict(depth=50, width=512, batch_size=256)],
-    [dict(depth=20, width=1024, batch_size=512, optimizer="adam", lr=0.001)],
+    [dict(depth=12, width=1024, batch_size=256, optimizer="adam", lr=0.001)],
     [dict(depth=10, width=256, batch_size=960, batchnorm=True, dropout=0.2)] * 2,
     [dict(depth=8, width=2048, batch_size=960)],
 ]

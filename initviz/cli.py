@@ -242,6 +242,7 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
 
 
 def _fail(args: argparse.Namespace, message: str) -> int:
+    message = " ".join(str(message).split("\n")).replace("\r", " ")  # always one line
     print(f"initviz {args.command}: error: {message}", file=sys.stderr)
     return 2
 

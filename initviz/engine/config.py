@@ -45,7 +45,8 @@ class ConfigError(ValueError):
         self.field = field_name
         self.value = value
         self.allowed = allowed
-        super().__init__(f"{field_name}: {_short_repr(value)} is not allowed; {allowed}")
+        shown = field_name if field_name.isprintable() and len(field_name) <= 80 else _short_repr(field_name)
+        super().__init__(f"{shown}: {_short_repr(value)} is not allowed; {allowed}")
 
 
 def _short_repr(value: Any, limit: int = 60) -> str:

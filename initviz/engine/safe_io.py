@@ -36,6 +36,11 @@ def _describe(mode: int) -> str:
     return "not a regular file"
 
 
+def _show(path: Union[str, Path]) -> str:
+    """A path for a message: one line, of bounded length (a file name may hold a newline)."""
+    return plain(str(path), 200)
+
+
 def open_regular(path: Union[str, Path], what: str = "file") -> IO[bytes]:
     """Open path for binary reading if it is a regular file; refuse anything else at once.
 
@@ -46,24 +51,24 @@ def open_regular(path: Union[str, Path], what: str = "file") -> IO[bytes]:
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise InputFileError(f"{what} cannot read {path}: it does not exist") from None
+        raise InputFileError(f"{what} cannot read {_show(path)}: it does not exist") from None
     except PermissionError:
-        raise InputFileError(f"{what} {path} cannot be read (permission denied)") from None
+        raise InputFileError(f"{what} {_show(path)} cannot be read (permission denied)") from None
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
-        raise InputFileError(f"{what} {path} cannot be read ({_reason(exc)})") from None
+        raise InputFileError(f"{what} {_show(path)} cannot be read ({_reason(exc)})") from None
     if not stat.S_ISREG(st.st_mode):
-        raise InputFileError(f"{what} {path} is {_describe(st.st_mode)}, not a regular file")
+        raise InputFileError(f"{what} {_show(path)} is {_describe(st.st_mode)}, not a regular file")
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
     except PermissionError:
-        raise InputFileError(f"{what} {path} cannot be read (permission denied)") from None
+        raise InputFileError(f"{what} {_show(path)} cannot be read (permission denied)") from None
     except OSError as exc:
-        raise InputFileError(f"{what} {path} cannot be read ({_reason(exc)})") from None
+        raise InputFileError(f"{what} {_show(path)} cannot be read ({_reason(exc)})") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise InputFileError(f"{what} {path} is {_describe(st.st_mode)}, not a regular file")
+            raise InputFileError(f"{what} {_show(path)} is {_describe(st.st_mode)}, not a regular file")
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
@@ -80,9 +85,9 @@ def read_bounded(path: Union[str, Path], limit: int, what: str = "file") -> byte
         try:
             data = f.read(limit + 1)
         except OSError as exc:
-            raise InputFileError(f"{what} {path} cannot be read ({_reason(exc)})") from None
+            raise InputFileError(f"{what} {_show(path)} cannot be read ({_reason(exc)})") from None
     if len(data) > limit:
-        raise InputFileError(f"{what} {path} is larger than {_size(limit)}, far more than it should be")
+        raise InputFileError(f"{what} {_show(path)} is larger than {_size(limit)}, far more than it should be")
     return data
 
 
@@ -137,7 +142,7 @@ def load_json_file(
     path: Union[str, Path], what: str = "file", limit: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH
 ) -> Any:
     """Parse a JSON file that must be a regular, UTF-8 file of at most ``limit`` bytes."""
-    return parse_json(read_bounded(path, limit, what), f"{what} {path}", max_depth)
+    return parse_json(read_bounded(path, limit, what), f"{what} {_show(path)}", max_depth)
 
 
 def plain(text: Any, limit: int = 200) -> str:

@@ -135,13 +135,15 @@ def user_folders() -> list[Path]:
 
 
 def _entries(folder: Any) -> Iterable[Any]:
+    from initviz.engine.safe_io import plain
+
     try:
         entries = sorted((e for e in folder.iterdir() if e.name.endswith(".json")), key=lambda e: e.name)
     except OSError as exc:
-        _warn_once(f"initviz: warning: cannot read the scenario folder {folder}: {exc.strerror or exc}")
+        _warn_once(plain(f"initviz: warning: cannot read the scenario folder {folder}: {exc.strerror or exc}", 400))
         return []
     if len(entries) > MAX_FILES:
-        _warn_once(f"initviz: warning: {folder} holds {len(entries)} scenario files; reading the first {MAX_FILES}")
+        _warn_once(plain(f"initviz: warning: {folder} holds {len(entries)} scenario files; reading the first {MAX_FILES}", 400))
     return entries[:MAX_FILES]
 
 
@@ -169,9 +171,12 @@ def load_scenarios(
     A bad file is skipped with one warning line naming it and the problem (``warn``: default
     stderr, once per process); so is a file whose id another file already has.
     """
-    from initviz.engine.safe_io import InputFileError
+    from initviz.engine.safe_io import InputFileError, plain
 
-    warn = warn or _warn_once
+    tell = warn or _warn_once
+
+    def warn(line: str) -> None:
+        tell(plain(line, 400))  # one line: a file name may hold a newline
     shipped = resources.files("initviz.resources").joinpath("scenarios")
     sources: list[Any] = [shipped, *(user_folders() if folders is None else folders)]
     out: dict[str, Scenario] = {}

@@ -496,8 +496,10 @@ def load_run(path: Union[str, Path]) -> Lanes:
     """
     from initviz.engine.safe_io import InputFileError, open_regular
 
+    from initviz.engine.safe_io import plain
+
     path = Path(path)
-    name = path.name
+    name = plain(path.name, 120)  # every message names the file: one line, bounded
     try:
         with open_regular(path, "the run file") as f:
             header, configs, names, arrays = _read_arrays(f, name)

@@ -102,8 +102,9 @@ def test_fuzzed_config_is_accepted_or_refused_in_one_line(
         (b'{"init": null}', '"init" must be'),
         (b'{"dataset": "' + b"x" * 100_000 + b'"}', "100,000 characters"),
         (b" " * (2 << 20), "larger than"),
+        (b'{"\\r\\nx": null}', "unknown setting"),  # a key with a line break (found by the fuzz)
     ],
-    ids=["non-utf8", "deep", "5000-digit", "init-null-with-init", "long-value", "2MB"],
+    ids=["non-utf8", "deep", "5000-digit", "init-null-with-init", "long-value", "2MB", "key-with-newline"],
 )
 def test_each_reported_config_crash_is_one_line(content: bytes, needle: str, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str], no_training: None) -> None:  # fmt: skip
@@ -125,6 +126,23 @@ def test_fifo_and_dev_zero_configs_are_refused_at_once(tmp_path: Path) -> None:
         proc = _cli("run", "--config", str(path), "--steps", "0", "--out", str(tmp_path / "o"))
         assert proc.returncode == 2, proc.stderr
         assert proc.stderr.count("\n") == 1 and needle in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_file_names_with_line_breaks_stay_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from initviz.engine.scenarios import load_scenarios
+    from initviz.engine.store import RunFileError, load_run
+
+    odd = tmp_path / "a\nb.initviz"
+    odd.write_bytes(b"junk")
+    with pytest.raises(RunFileError) as info:
+        load_run(odd)
+    assert "\n" not in str(info.value)
+    assert main(["export", "--run", str(odd), "--out", str(tmp_path / "o"), "-q"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    (tmp_path / "x\ny.json").write_text("{")
+    warnings: list[str] = []
+    load_scenarios([tmp_path], warn=warnings.append)
+    assert len(warnings) == 1 and "\n" not in warnings[0]
 
 
 def test_fifo_run_file_is_refused_without_blocking(tmp_path: Path) -> None:

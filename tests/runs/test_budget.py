@@ -14,7 +14,7 @@ from initviz.engine.config import ConfigError, RunConfig
 from initviz.engine.lanes import Lanes
 
 # measured peak RSS / estimate (without the history, which three steps barely touch) must lie in
-# this range; on this machine the five sizes below gave 0.80 to 1.14
+# this range; on this machine the sizes below and bench/hostile.py's gave 0.83 to 1.11
 FACTOR = (0.6, 1.5)
 
 MEASURE = """
@@ -41,9 +41,9 @@ print(json.dumps({"measured": status("VmHWM") - base, "estimate": estimate_bytes
 
 @pytest.mark.parametrize("configs", [
     [dict(depth=50, width=512, batch_size=256)],
-    [dict(depth=20, width=1024, batch_size=512, optimizer="adam", lr=0.001)],
+    [dict(depth=12, width=1024, batch_size=256, optimizer="adam", lr=0.001)],
     [dict(depth=10, width=256, batch_size=960, batchnorm=True, dropout=0.2)] * 2,
-], ids=["sgd 50x512", "adam 20x1024", "2 lanes bn+dropout"])  # fmt: skip
+], ids=["sgd 50x512", "adam 12x1024", "2 lanes bn+dropout"])  # fmt: skip
 def test_estimate_is_within_a_factor_of_measured_peak_rss(configs: list) -> None:
     proc = subprocess.run([sys.executable, "-c", MEASURE, json.dumps(configs)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
