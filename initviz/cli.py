@@ -7,7 +7,6 @@ with no display and no Qt at all.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -71,18 +70,11 @@ def config_from_args(args: argparse.Namespace):  # -> RunConfig
 
         data = get_scenario(args.scenario).config.to_dict()
     if args.config is not None:
-        try:
-            text = Path(args.config).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise _UsageError(f"--config: cannot read {args.config}: {exc.strerror or exc}") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise _UsageError(f"--config: {args.config} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
-        if not isinstance(data, dict):
-            raise _UsageError(f"--config: {args.config} must hold a JSON object of run settings")
+        data = _config_file(args.config)
     init = data.get("init", {})
     init = {"scheme": init} if isinstance(init, str) else dict(init) if isinstance(init, dict) else init
+    if not isinstance(init, dict) and (args.init is not None or any(getattr(args, n) is not None for n in _INIT_FLAGS)):
+        raise _UsageError(f"--config: \"init\" must be a scheme name or an object to combine it with --init and the like, not {_json_kind(init)}")
     if args.init is not None:
         init["scheme"] = args.init
     for name in _INIT_FLAGS:
@@ -100,6 +92,23 @@ def config_from_args(args: argparse.Namespace):  # -> RunConfig
 
 class _UsageError(Exception):
     pass
+
+
+def _json_kind(value: Any) -> str:
+    return "null" if value is None else "a list" if isinstance(value, list) else "a number" if isinstance(value, (int, float)) else type(value).__name__
+
+
+def _config_file(path: Path) -> dict:
+    """A --config file's settings: a regular, UTF-8 JSON file of bounded size and nesting."""
+    from initviz.engine.safe_io import InputFileError, load_json_file
+
+    try:
+        data = load_json_file(path, "--config:")
+    except InputFileError as exc:
+        raise _UsageError(str(exc)) from None
+    if not isinstance(data, dict):
+        raise _UsageError(f"--config: {path} must hold a JSON object of run settings")
+    return data
 
 
 def run_configs(args: argparse.Namespace) -> tuple[list, Optional[list[str]]]:
@@ -126,6 +135,9 @@ def run_configs(args: argparse.Namespace) -> tuple[list, Optional[list[str]]]:
         if args.init is not None:
             raise _UsageError("--compare and --init: give the schemes to compare in --compare only")
         configs = compare_configs(config, scheme_list(args.compare))
+    from initviz.engine.budget import check_memory
+
+    check_memory(configs)  # MemoryBudgetError (a ConfigError): refused before anything is built
     return configs, names
 
 
@@ -189,6 +201,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     """Train headless, then render panels (PNG/SVG/PDF/GIF) and data (JSON/CSV) with no window."""
     from initviz.engine import ConfigError
 
+    if args.run is not None:
+        return _export_saved(args)
+    args.steps = 200 if args.steps is None else args.steps
     try:
         configs, names = run_configs(args)
     except (ConfigError, _UsageError) as exc:
@@ -200,6 +215,22 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from initviz.ui.headless import export_command
 
     return export_command(args, configs, lambda message: _fail(args, message), names)
+
+
+def _export_saved(args: argparse.Namespace) -> int:
+    """``export --run FILE``: a saved run's panels and data, through the bounded loader."""
+    import os
+
+    given = [f"--{n.replace('_', '-')}" for n in ("config", "scenario", "compare", "init", "bias_init", *_INIT_FLAGS, *_RUN_FLAGS)
+             if getattr(args, n, None) is not None]  # fmt: skip
+    if given:
+        return _fail(args, f"--run: the run's settings come from the file; drop {', '.join(given)}")
+    if args.steps is not None and args.steps < 0:
+        return _fail(args, f"--steps: {args.steps} is not allowed; expected 0 or more")
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from initviz.ui.headless import export_saved_run
+
+    return export_saved_run(args, args.run, lambda message: _fail(args, message))
 
 
 def _cmd_scenarios(args: argparse.Namespace) -> int:
@@ -217,6 +248,7 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
 
 
 def _fail(args: argparse.Namespace, message: str) -> int:
+    message = " ".join(str(message).split("\n")).replace("\r", " ")  # always one line
     print(f"initviz {args.command}: error: {message}", file=sys.stderr)
     return 2
 
@@ -257,7 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Train headless (no window), then write slides of the panels and the run's data into --out: "
                                     "<panel>.<ext> per panel and format, stats.json/stats.csv for data. Same seed, same files.")
     _add_config_flags(ex)
-    ex.add_argument("--steps", type=int, default=200, help="training steps (0 = only the record at init); default 200")
+    ex.add_argument("--steps", type=int, default=None,
+                    help="training steps (0 = only the record at init); default 200, or with --run 0 (steps to train on)")
+    ex.add_argument("--run", type=Path, metavar="FILE.initviz",
+                    help="export a saved run (File > Save run) instead of training one; the file is checked before anything is built")
     ex.add_argument("--out", type=Path, default=Path("export"), help="output folder (default: export)")
     ex.add_argument("--compare", metavar="SCHEMES", help="train up to 4 init schemes side by side, as in initviz run")
     ex.add_argument("--format", default="png", metavar="LIST",

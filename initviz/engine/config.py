@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import reprlib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -45,7 +46,18 @@ class ConfigError(ValueError):
         self.field = field_name
         self.value = value
         self.allowed = allowed
-        super().__init__(f"{field_name}: {value!r} is not allowed; {allowed}")
+        shown = field_name if field_name.isprintable() and len(field_name) <= 80 else _short_repr(field_name)
+        super().__init__(f"{shown}: {_short_repr(value)} is not allowed; {allowed}")
+
+
+def _short_repr(value: Any, limit: int = 60) -> str:
+    """repr(value), cut to a readable length: a value from a file may be megabytes long."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"an integer of {int(value.bit_length() * 0.30103) + 1} digits"
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[:limit])[:-1] + f"…' ({len(value):,} characters)"
+    text = reprlib.repr(value) if isinstance(value, (list, dict, tuple, set)) else repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:

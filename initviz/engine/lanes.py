@@ -73,10 +73,12 @@ class Lanes:
     """Trainers advanced together; records come back as one list per step, lane order."""
 
     def __init__(self, configs: Sequence[RunConfig], names: Optional[Sequence[str]] = None) -> None:
+        from initviz.engine.budget import check_memory
         from initviz.engine.record import HISTORY_BYTES, History
         from initviz.engine.trainer import Trainer
 
         check_lanes(configs)
+        check_memory(configs)  # refuse what would not fit before allocating any of it
         # the lanes share one run's history budget: four lanes must not take four times the memory
         self.trainers = [Trainer(cfg, History(max_bytes=HISTORY_BYTES // len(configs))) for cfg in configs]
         self.names = list(names) if names is not None else _unique([lane_label(c) for c in configs], configs)

@@ -106,9 +106,15 @@ def csv_text(config: RunConfig, records: Iterable[StepRecord], lane: Optional[st
         per_step = [_fmt(getattr(r, n)) for n in PER_STEP]
         arrays = [getattr(r, n) for n in PER_LAYER]
         for j in range(config.depth):
-            row = ([lane] if lane is not None else []) + [r.step, j + 1, *per_step, *(_fmt(a[j]) for a in arrays)]
+            row = ([text_cell(lane)] if lane is not None else []) + [r.step, j + 1, *per_step, *(_fmt(a[j]) for a in arrays)]
             w.writerow(row)
     return buf.getvalue()
+
+
+def text_cell(text: str) -> str:
+    """A text cell a spreadsheet will not run: a leading = + - @ (or tab, CR) gets a ' before it,
+    as OWASP's CSV-injection advice and the spreadsheets themselves expect."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _fmt(x: float) -> str:

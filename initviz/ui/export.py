@@ -31,6 +31,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtSvg, QtWidgets
 
 from initviz.ui.panels.base import Frame, Panel, pick_indices
+from initviz.ui.text import elide
 
 # --- what can be exported ----------------------------------------------------------------------
 
@@ -702,7 +703,7 @@ def lanes_legend_html(frame: Frame) -> str:
     if len(frame.lanes) < 2:
         return ""
     return "&nbsp;&nbsp;&nbsp;".join(
-        f"<span style='color:{lane.colour}'>■</span>&nbsp;{html.escape(lane.name)}" for lane in frame.lanes
+        f"<span style='color:{lane.colour}'>■</span>&nbsp;{html.escape(elide(lane.name, 48))}" for lane in frame.lanes
     )
 
 

@@ -50,6 +50,7 @@ from initviz.ui.export import (
     write_bytes_atomic,
 )
 from initviz.ui.panels.base import Frame, Panel
+from initviz.ui.text import plain_html
 
 FORMAT_LABELS = (
     ("png", "PNG image"),
@@ -462,7 +463,7 @@ class ExportDialog(QtWidgets.QDialog):
         return path
 
     def _warn(self, message: str) -> None:
-        QtWidgets.QMessageBox.warning(self, "Export failed", message)
+        QtWidgets.QMessageBox.warning(self, "Export failed", plain_html(message))  # names a file: never rich text
 
     def export_to(self, path: Union[str, Path]) -> Path:
         """Write the export to ``path`` (ExportError, ExportCancelled); the dialog stays open."""

@@ -293,3 +293,33 @@ def export_command(args: Any, configs: Sequence[Any], fail: Callable[[str], int]
         print(f"{lanes_txt}, {args.steps} steps, exported in {time.perf_counter() - t0:.1f} s")
         print("wrote " + ", ".join(str(p) for p in files))
     return 0
+
+
+def export_saved_run(args: Any, path: Path, fail: Callable[[str], int]) -> int:
+    """``initviz export --run FILE``: a saved run's panels and data (``--steps`` more trained first).
+
+    The file goes through the engine's bounded loader: a refused file is one line and status 2."""
+    from argparse import Namespace
+
+    from initviz.engine.store import RunFileError, load_run
+    from initviz.ui.export import ExportError
+
+    t0 = time.perf_counter()
+    try:
+        lanes = load_run(path)
+    except RunFileError as exc:
+        return fail(str(exc))
+    if args.steps:
+        lanes.step(args.steps)
+    try:
+        plan = plan_export(Namespace(**{**vars(args), "steps": lanes.step_count}))
+        files = run_export(plan, lanes.names, lanes.trainers, quiet=args.quiet)
+    except UsageError as exc:
+        return fail(str(exc))
+    except ExportError as exc:
+        print(f"initviz export: error: {exc}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(f"{path.name}: {len(lanes)} lane(s) at step {lanes.step_count}, exported in {time.perf_counter() - t0:.1f} s")
+        print("wrote " + ", ".join(str(p) for p in files))
+    return 0

@@ -19,6 +19,7 @@ from initviz.ui.panels.boundary import GridLog
 from initviz.ui.panels.base import Frame, Panel
 from initviz.ui.panels.experiment import ExperimentPanel
 from initviz.ui.panels.timeline import Timeline
+from initviz.ui.text import elide, plain_html
 
 SPEEDS: tuple[tuple[str, Optional[float]], ...] = (
     ("1 step/s", 1.0),
@@ -359,9 +360,9 @@ class MainWindow(QtWidgets.QMainWindow):
         """The worker's answer to Save / Open: errors in a message box, the rest in the status bar."""
         _, kind, text = notice
         if kind == "open_failed":
-            QtWidgets.QMessageBox.warning(self, "Could not open the run", text)
+            QtWidgets.QMessageBox.warning(self, "Could not open the run", plain_html(text))  # file fields: never rich text
         elif kind == "save_failed":
-            QtWidgets.QMessageBox.warning(self, "Could not save the run", text)
+            QtWidgets.QMessageBox.warning(self, "Could not save the run", plain_html(text))
         else:
             if kind == "opened":  # a saved run is not the scenario that was chosen before
                 self.experiment.forget_scenario()
@@ -452,12 +453,12 @@ class MainWindow(QtWidgets.QMainWindow):
             except Exception as exc:  # noqa: BLE001 - a caption must never take the window down
                 got = [f"(diagnosis failed: {exc})"]
             # with lanes, each line names its lane: "N(0, 1²): layer 3: 98% of units saturated"
-            named = [f"{lane.name}: {line}" if many else line for line in got]
+            named = [f"{elide(lane.name)}: {line}" if many else line for line in got]
             lines.extend(named[:1])
             later.extend(named[1:])
             msg = lane.record.diverged_message()
             if msg:
-                diverged.append(f"{lane.name}: {msg}" if many else msg)
+                diverged.append(f"{elide(lane.name)}: {msg}" if many else msg)
         prefix = f"At step {record.step}: " if scrubbed or record.step == 0 else ""
         if record.step == 0 and not scrubbed:
             prefix = "At initialisation: "

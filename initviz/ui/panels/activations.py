@@ -21,6 +21,7 @@ from initviz.ui.panels.layers import (
     off_scale_share,
     value_ticks,
 )
+from initviz.ui.text import elide
 
 PAD_BINS = 5  # width of the off-scale bands, in bins
 
@@ -161,7 +162,7 @@ class ActivationsPanel(Panel):
             captions = [
                 f"layer {i + 1}   "
                 + "   ".join(
-                    f"{lane.name}: std {fmt((lane.record.act_std if k == 'act' else lane.record.pre_std)[i], 2)}"
+                    f"{elide(lane.name)}: std {fmt((lane.record.act_std if k == 'act' else lane.record.pre_std)[i], 2)}"
                     f" sat {pct(lane.record.saturation[i])} dead {pct(lane.record.dead[i])}"
                     for lane in frame.lanes
                 )
@@ -178,7 +179,7 @@ class ActivationsPanel(Panel):
             self.summary.setText(
                 f"step {rec.step}, {rec.depth} layers, mostly saturated / dead: "
                 + "   ".join(
-                    f"{lane.name} {int(np.sum(lane.record.saturation > 0.5))}/{int(np.sum(lane.record.dead > 0.5))}"
+                    f"{elide(lane.name)} {int(np.sum(lane.record.saturation > 0.5))}/{int(np.sum(lane.record.dead > 0.5))}"
                     for lane in frame.lanes
                 )
             )

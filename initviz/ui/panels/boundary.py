@@ -15,6 +15,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from initviz.ui.panels.base import Frame, Panel
+from initviz.ui.text import name_html, plain_html
 
 # class colours (RGB); the training points use the same hues, darker
 CLASS_COLOURS = np.array(
@@ -220,4 +221,6 @@ class BoundaryPanel(Panel):
             self.plots.append(_LanePlot(self.view.addPlot(row=0, col=len(self.plots))))
         for lp, lane, grid in zip(self.plots, frame.lanes, grids):
             # the lanes' grids are computed together: the step is said once, in the note
-            lp.set_grid(grid, lane.name if len(frame.lanes) > 1 or grid is None else f"{lane.name} (step {grid.step})", lane.colour)
+            name = name_html(lane.name)  # the title is rich text: the name is escaped
+            lp.set_grid(grid, name if len(frame.lanes) > 1 or grid is None else f"{name} (step {grid.step})", lane.colour)
+            lp.plot.titleLabel.setToolTip(plain_html(lane.name))

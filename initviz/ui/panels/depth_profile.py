@@ -21,6 +21,7 @@ from initviz.ui.panels.base import (
     half_decades,
     safe_log10,
 )
+from initviz.ui.text import name_html, plain_html
 
 DEPTH_HELP = (
     "<b>Depth profile</b>: the measured standard deviation of each hidden layer's activations "
@@ -183,7 +184,8 @@ class StdProfilePlot(StaticPlot):
         self.markers.forget_legend()
         if many:
             for lane, c in zip(frame.lanes, self.measured):
-                self.legend.addItem(c.sample, lane.name)
+                self.legend.addItem(c.sample, name_html(lane.name))
+                self.legend.items[-1][1].setToolTip(plain_html(lane.name))
             dashed = pg.PlotDataItem(pen=pg.mkPen("#555555", width=1.5, style=QtCore.Qt.PenStyle.DashLine))
             self.legend.addItem(dashed, "dashed: predicted at init")
         else:

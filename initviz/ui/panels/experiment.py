@@ -150,6 +150,7 @@ class _Field:
         w.setToolTip(spec.tip)
         self.editor = w
         self.error = QtWidgets.QLabel()
+        self.error.setTextFormat(QtCore.Qt.TextFormat.PlainText)
         self.error.setObjectName(f"error_{spec.name}")
         self.error.setWordWrap(True)
         self.error.setStyleSheet(f"color:{theme.BAD_COLOUR};")
@@ -236,6 +237,7 @@ class ExperimentPanel(QtWidgets.QWidget):
         self.scenario_box.view().setMinimumWidth(self.scenario_box.view().sizeHintForColumn(0) + 24)
         self.scenario_box.activated.connect(self._scenario_chosen)
         self.lesson = QtWidgets.QLabel()
+        self.lesson.setTextFormat(QtCore.Qt.TextFormat.PlainText)  # a scenario file's text
         self.lesson.setWordWrap(True)
         self.lesson.setStyleSheet("color:#444; font-style:italic;")
 
@@ -279,6 +281,7 @@ class ExperimentPanel(QtWidgets.QWidget):
         buttons.addWidget(self.revert_button)
         outer.addLayout(buttons)
         self.status = QtWidgets.QLabel()
+        self.status.setTextFormat(QtCore.Qt.TextFormat.PlainText)
         self.status.setWordWrap(True)
         outer.addWidget(self.status)
         outer.addStretch(1)

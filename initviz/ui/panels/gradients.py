@@ -24,6 +24,7 @@ from initviz.ui.panels.base import (
 )
 from initviz.ui.panels.depth_profile import BandFill, fit_bands, fit_predictions, lane_band
 from initviz.ui.panels.layers import LaneHeatmaps, LayerHeatmap, LayerHistogramGrid, histogram_image, value_ticks
+from initviz.ui.text import elide
 
 GRADIENTS_HELP = (
     "<b>Gradients</b>.<br>Top left: the norm of each layer's weight gradient ‖∂L/∂W‖ (log scale), "
@@ -211,10 +212,10 @@ class GradientsPanel(Panel):
         many = len(frame.lanes) > 1
         for i in range(depth):
             if many:  # the caption compares the lanes
-                text = f"layer {i + 1}   ‖∂L/∂W‖ " + "   ".join(f"{lane.name}: {fmt(lane.record.grad_norm[i])}" for lane in frame.lanes)
+                text = f"layer {i + 1}   ‖∂L/∂W‖ " + "   ".join(f"{elide(lane.name)}: {fmt(lane.record.grad_norm[i])}" for lane in frame.lanes)
             else:
                 text = f"layer {i + 1}   ‖∂L/∂W‖ {fmt(rec.grad_norm[i])}   ‖∂L/∂h‖ {fmt(rec.grad_out_norm[i])}"
-            bad = [lane.name for lane in frame.lanes if lane.record.grad_nonfinite[i] > 0]
+            bad = [elide(lane.name) for lane in frame.lanes if lane.record.grad_nonfinite[i] > 0]
             if bad:
                 count = sum(int(lane.record.grad_nonfinite[i]) for lane in frame.lanes)
                 text += f"   Inf/NaN ×{count}" + (f" ({', '.join(bad)})" if many else "")

@@ -10,6 +10,7 @@ from PySide6 import QtCore, QtWidgets
 
 from initviz.ui import theme
 from initviz.ui.panels.base import CursorLines, Frame, Panel, PathCurve, safe_log10, step_axis_range
+from initviz.ui.text import name_html, plain_html
 
 HEALTH_HELP = (
     "<b>Health over time</b>, one line per layer (colour: layer 1 dark purple → last layer green).<br>"
@@ -175,9 +176,10 @@ class HealthPanel(Panel):
                 self._legend_depth = key
                 self.legend.setText(
                     "One line per lane, the mean over its layers: "
-                    + "  ".join(f"<span style='color:{lane.colour}'>■ {lane.name}</span>" for lane in frame.lanes)
+                    + "  ".join(f"<span style='color:{lane.colour}'>■ {name_html(lane.name)}</span>" for lane in frame.lanes)
                     + ". Green band: update:data ratio 10<sup>-3.5</sup>…10<sup>-2.5</sup>."
                 )
+                self.legend.setToolTip(plain_html("\n".join(lane.name for lane in frame.lanes)))
         elif depth != self._legend_depth:
             self._legend_depth = depth
             cols = theme.layer_colours(depth)

@@ -19,6 +19,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from initviz.engine.record import HistSpec
 from initviz.ui import theme
 from initviz.ui.panels.base import Frame, PathCurve, StaticPlot, finite_range
+from initviz.ui.text import name_html, plain_html
 
 ROW_PLOT_HEIGHT = 84  # px of each small histogram: readable, ~8 rows per screen
 MIN_COLUMN_WIDTH = 330  # px; wider panels get two or more columns of small multiples
@@ -187,8 +188,9 @@ class LaneHeatmaps(QtWidgets.QWidget):
         if names != self._names:
             self._names = names
             for h, (name, colour) in zip(self.heatmaps, names):
-                title = f"<span style='color:{colour}'>■ {name}</span>" if n > 1 else self._title
+                title = f"<span style='color:{colour}'>■ {name_html(name)}</span>" if n > 1 else self._title
                 h.plotItem.setTitle(title or None, size="10pt")
+                h.plotItem.titleLabel.setToolTip(plain_html(name) if n > 1 else "")
         return self.heatmaps
 
     def set_levels(self, levels: tuple[float, float]) -> None:
@@ -369,7 +371,8 @@ class LayerHistogramGrid(QtWidgets.QScrollArea):
             self._header_box.removeWidget(label)
             label.deleteLater()
         for i, name in enumerate(names):
-            label = QtWidgets.QLabel(f"<b style='color:{colours[i]}'>■ {name}</b>")
+            label = QtWidgets.QLabel(f"<b style='color:{colours[i]}'>■ {name_html(name)}</b>")
+            label.setToolTip(plain_html(name))
             label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
             self._header_box.addWidget(label, 1)
             self.header_labels.append(label)

@@ -10,6 +10,7 @@ from PySide6 import QtCore, QtWidgets
 
 from initviz.ui import theme
 from initviz.ui.panels.base import CursorLines, Frame, Panel, PathCurve, fmt, half_decades, step_axis_range
+from initviz.ui.text import name_html, plain_html
 
 LOSS_HELP = (
     "<b>Loss and accuracy</b> over the recorded steps. Top: training loss on each batch (log scale). "
@@ -72,7 +73,8 @@ class LossView(pg.GraphicsLayoutWidget):
         dots.setSymbolBrush("#777777" if many else theme.THEORY_COLOUR)
         if many:
             for lane in frame.lanes:
-                self.legend.addItem(pg.PlotDataItem(pen=pg.mkPen(lane.colour, width=3)), lane.name)
+                self.legend.addItem(pg.PlotDataItem(pen=pg.mkPen(lane.colour, width=3)), name_html(lane.name))
+                self.legend.items[-1][1].setToolTip(plain_html(lane.name))
         self.legend.addItem(line, "line: train batch")
         self.legend.addItem(dots, "dots: test set")
         self.legend.setColumnCount(3 if many else 2)
