@@ -6,9 +6,10 @@ from typing import Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from initviz.ui import theme
+from initviz.ui.panels.axes import readable
 from initviz.ui.panels.base import DottedLine, Frame, LogEdgeMarkers, Panel, PathCurve, StaticPlot, finite_range, fit_dotted, half_decades
 
 DEPTH_HELP = (
@@ -46,7 +47,7 @@ class StdProfilePlot(StaticPlot):
         super().__init__(parent)
         self.kind = "act"  # "act" or "pre"
         self.log = True
-        p = self.plotItem
+        p = readable(self.plotItem)
         p.setLabel("bottom", "layer")
         p.setLabel("left", "std")
         p.setLogMode(y=True)
@@ -66,6 +67,14 @@ class StdProfilePlot(StaticPlot):
             "Healthy: flat (the scale survives depth), and on the prediction at step 0.\n"
             "Triangles at the bottom: std exactly 0 (all units output the same value), which a log axis cannot place."
         )
+
+    def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt override
+        """As many legend columns as fit: a legend wider than the plot would crop the plot."""
+        super().resizeEvent(ev)
+        legend = getattr(self, "legend", None)
+        columns = max(1, min(3, int(self.width() // 190)))
+        if legend is not None and columns != legend.columnCount:
+            legend.setColumnCount(columns)
 
     @property
     def theory_curve(self) -> PathCurve:
@@ -163,7 +172,7 @@ class DepthProfilePanel(Panel):
 
         self.std_plot = StdProfilePlot()
         self.w_plot = StaticPlot()
-        w = self.w_plot.plotItem
+        w = readable(self.w_plot.plotItem)
         w.setTitle("weight std per layer: measured vs init formula", size="10pt")
         w.setLabel("bottom", "layer")
         w.setLabel("left", "std(W)")

@@ -9,6 +9,7 @@ import pyqtgraph as pg
 from PySide6 import QtWidgets
 
 from initviz.ui import theme
+from initviz.ui.panels.axes import readable
 from initviz.ui.panels.base import (
     DottedLine,
     Frame,
@@ -48,7 +49,7 @@ class GradNormPlot(StaticPlot):
             "Healthy: roughly flat. A slope of orders of magnitude = vanishing or exploding gradients.\n"
             "Triangles (in the lane's colour): exactly 0, drawn at the bottom. Red crosses: Inf/NaN, drawn at the top."
         )
-        p = self.plotItem
+        p = readable(self.plotItem)
         p.setLogMode(y=True)
         p.getAxis("left").enableAutoSIPrefix(False)  # "(x0.001)" on a log axis only confuses
         p.setLabel("bottom", "layer")

@@ -9,6 +9,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from initviz.ui import theme
+from initviz.ui.panels.axes import axis_items
 from initviz.ui.panels.base import CursorLines, Frame, Panel, PathCurve, safe_log10, step_axis_range
 
 HEALTH_HELP = (
@@ -118,7 +119,7 @@ class HealthPanel(Panel):
         self.series: dict[str, _SeriesPlot] = {}
         plots = []
         for n, (field, title, log, yrange) in enumerate(specs):
-            p = self.view.addPlot(row=n // 2, col=n % 2)
+            p = self.view.addPlot(row=n // 2, col=n % 2, axisItems=axis_items())
             p.setTitle(title, size="10pt")
             p.setLabel("bottom", "step")
             p.setMenuEnabled(False)
