@@ -420,7 +420,7 @@ class MainWindow(QtWidgets.QMainWindow):
         diverged = []
         for lane in frame.lanes:
             try:
-                got = diagnose(lane.record, lane.config)
+                got = diagnose(lane.record, lane.config, initial=lane.records[0] if lane.records else None)
             except Exception as exc:  # noqa: BLE001 - a caption must never take the window down
                 got = [f"(diagnosis failed: {exc})"]
             # with lanes, each line names its lane: "N(0, 1²): layer 3: 98% of units saturated"

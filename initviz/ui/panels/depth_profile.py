@@ -17,6 +17,7 @@ DEPTH_HELP = (
     "(solid, with dots) and the value the init predicts for it at step 0 (dashed: orange for one run, "
     "each lane's colour with lanes), from the "
     "variance recursion Var(z<sub>l</sub>) = fan_in·Var(w)·E[φ(z<sub>l-1</sub>)²] + Var(b). "
+    "Dotted (after step 0): the std measured at step 0, so what the init did stays in view. "
     "Below: the std of each layer's weights, measured and predicted by the init formula.<br>"
     "<b>Healthy</b>: a flat profile (signal keeps its scale through depth). Falling = vanishing, "
     "rising = exploding. Measured and predicted agree at step 0; training moves them apart."
@@ -58,12 +59,18 @@ class StdProfilePlot(StaticPlot):
         p.layout.addItem(self.legend, 4, 1)
         self.measured: list[DottedLine] = []  # one per lane
         self.theories: list[PathCurve] = []  # one per lane: the std predicted at init (dashed)
+        # one per lane: the std measured at step 0 (dotted), drawn once training has moved on, so
+        # the init's story (a decay the training later repaired) stays on screen beside the theory
+        self.initial: list[PathCurve] = []
         self.markers = LogEdgeMarkers(p, self.legend)  # std exactly 0 (zeros init), Inf/NaN
         self._lane_names: tuple = ()
+        self._initial_in_legend = False
+        self._initial_sample = pg.PlotDataItem(pen=pg.mkPen("#555555", width=1.5, style=QtCore.Qt.PenStyle.DotLine))
         self._range: tuple = ()
         self.setToolTip(
             "Solid: measured std of each layer's outputs. Dashed: predicted at initialisation\n"
-            "(orange for one run; in each lane's colour with lanes).\n"
+            "(orange for one run; in each lane's colour with lanes). Dotted: measured at step 0\n"
+            "(shown once training has moved on: what the init did, beside what is true now).\n"
             "Healthy: flat (the scale survives depth), and on the prediction at step 0.\n"
             "Triangles at the bottom: std exactly 0 (all units output the same value), which a log axis cannot place."
         )
@@ -91,7 +98,7 @@ class StdProfilePlot(StaticPlot):
         self.plotItem.setLogMode(y=on)  # the axis ticks; the curves draw log10 themselves
         for item in self.measured:
             item.set_log(on)
-        for item in self.theories:
+        for item in self.theories + self.initial:
             item.log_y = on
         self._range = ()
 
@@ -100,6 +107,14 @@ class StdProfilePlot(StaticPlot):
         many = len(frame.lanes) > 1
         fit_dotted(self.measured, self.plotItem, [lane.colour for lane in frame.lanes], log_y=self.log)
         fit_predictions(self.theories, self.plotItem, frame, log_y=self.log)
+        for c in self.initial:
+            self.plotItem.removeItem(c)
+        self.initial = [
+            PathCurve(pg.mkPen(lane.colour, width=1.5, style=QtCore.Qt.PenStyle.DotLine), log_y=self.log) for lane in frame.lanes
+        ]
+        for c in self.initial:
+            self.plotItem.addItem(c)
+        self._initial_in_legend = False
         self.legend.clear()
         self.markers.forget_legend()
         if many:
@@ -120,17 +135,32 @@ class StdProfilePlot(StaticPlot):
             self._lane_names = names
             self._rebuild(frame)
         shown, raw = [], []
-        for lane, c, t in zip(frame.lanes, self.measured, self.theories):
+        any_initial = False
+        for lane, c, t, first in zip(frame.lanes, self.measured, self.theories, self.initial):
             values = np.asarray(lane.record.act_std if kind == "act" else lane.record.pre_std, dtype=np.float64)
             c.set_line(layers, values)
             raw.append(values)
             shown.append(values)
+            start = lane.records[0] if lane.records else None
+            if start is not None and start.step < lane.record.step and start.depth == depth:
+                at_init = np.asarray(start.act_std if kind == "act" else start.pre_std, dtype=np.float64)
+                first.set_line(layers, at_init)
+                shown.append(at_init)
+                any_initial = True
+            else:
+                first.set_line(np.zeros(0), np.zeros(0))
             if lane.theory is None:
                 t.set_line(np.zeros(0), np.zeros(0))
             else:
                 predicted = np.asarray(lane.theory.act_std if kind == "act" else lane.theory.pre_std, dtype=np.float64)
                 t.set_line(layers, predicted)
                 shown.append(predicted)
+        if any_initial != self._initial_in_legend:
+            self._initial_in_legend = any_initial
+            if any_initial:
+                self.legend.addItem(self._initial_sample, "dotted: measured at step 0")
+            else:
+                self.legend.removeItem(self._initial_sample)
         values = np.concatenate([np.ravel(v) for v in shown]) if shown else np.zeros(0)
         zeros = any(bool(np.any(np.isfinite(v) & (v <= 0))) for v in raw)
         if self.log:
