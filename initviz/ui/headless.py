@@ -65,7 +65,10 @@ def frame_from_trainers(names: Sequence[str], trainers: Sequence[Any], grid_hist
                 predicted_weight_std=describe_init(t.config).weight_std,
             )
         )
-    return Frame(lanes=tuple(lanes), grids=tuple(t.decision_grid() for t in trainers), grid_history=grid_history)
+    from initviz.engine.pictures import unit_pictures
+
+    return Frame(lanes=tuple(lanes), grids=tuple(t.decision_grid() for t in trainers), grid_history=grid_history,
+                 unit_pictures=tuple(unit_pictures(t, 1) for t in trainers))
 
 
 # --- the export command ------------------------------------------------------------------------------

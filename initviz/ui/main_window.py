@@ -120,6 +120,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_actions()
         self._build_toolbar()
         self._build_menus()
+        from initviz.ui import shortcuts
+
+        shortcuts.install(self)  # keys that always work, View > Zoom, the dock's restore
         self.statusBar().showMessage("Building the network…")
         self.banner.show_message("Building the network… (the first start loads PyTorch)")
 
@@ -494,6 +497,9 @@ class MainWindow(QtWidgets.QMainWindow):
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt override
         """Stop the worker (within about a second) before the window goes."""
         self.controller.shutdown(timeout=1.0)
+        from initviz.ui import shortcuts
+
+        shortcuts.uninstall(self)
         if self.help_dialog is not None:
             self.help_dialog.close()
         super().closeEvent(event)

@@ -179,6 +179,9 @@ class ActivationsPanel(Panel):
     def draw(self, frame: Frame) -> None:
         rec = frame.main.record
         k = self.kind
+        pre_text = "before the activation z = BN(Wx + b)" if frame.main.config.batchnorm else "before the activation z = Wx + b"
+        if self.kind_box.itemText(1) != pre_text:
+            self.kind_box.setItemText(1, pre_text)
         spec = rec.act_spec if k == "act" else rec.pre_spec
         hist, under, over = getattr(rec, f"{k}_hist"), getattr(rec, f"{k}_under"), getattr(rec, f"{k}_over")
         self.heatmaps.draw(frame, k)
