@@ -69,7 +69,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Ctrl+Return", "Apply the experiment settings (rebuilds the network); the keyboard returns to the panels"),
     ("Ctrl+1 … Ctrl+{panels}", "Show a panel (in tab order)"),
     ("Ctrl+P", "Activations: show pre-activations z instead of φ(z)"),
-    ("Ctrl+= / Ctrl+- / Ctrl+0", "Zoom every font, line and marker in / out / back to 100% (projector)"),
+    ("Ctrl+= (or Ctrl++) / Ctrl+- / Ctrl+0", "Zoom every font, line and marker in / out / back to 100% (projector)"),
     ("Ctrl+O", "Open a saved run"),
     ("Ctrl+S", "Save the run (every lane)"),
     ("Ctrl+E", "Export a panel or the dashboard (PNG/SVG/PDF/GIF, data)"),

@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from initviz.ui.hover import install_hover
 from initviz.ui.zoom import Zoom
 
 Key = QtCore.Qt.Key
@@ -98,8 +99,11 @@ def install(window: Any) -> None:
     window.zoom.changed.connect(lambda f: _fit_dock(window, f))
     window.frame_drawn.connect(lambda _: window.zoom.frame_drawn())
     # after a tab change or a scroll the new plots are shown at the next event loop pass: walk then
-    later = lambda *_: window.zoom.factor != 1.0 and QtCore.QTimer.singleShot(0, lambda: window.zoom.apply(visible_only=True))  # noqa: E731
+    later = lambda *_: window.zoom.factor != 1.0 and QtCore.QTimer.singleShot(0, window.tabs, lambda: window.zoom.apply(visible_only=True))  # noqa: E731
     window.tabs.currentChanged.connect(later)
+    # the value under the cursor, on every plot (tabs make some plots when first shown)
+    install_hover(window)
+    window.tabs.currentChanged.connect(lambda *_: QtCore.QTimer.singleShot(0, window.tabs, lambda: install_hover(window)))
     from initviz.ui.panels.layers import LayerHistogramGrid
 
     for grid in window.findChildren(LayerHistogramGrid):
@@ -129,7 +133,7 @@ def install(window: Any) -> None:
     window.key_filter = TransportKeys(window)
     QtWidgets.QApplication.instance().installEventFilter(window.key_filter)
     # after Apply / Revert the keyboard goes back to the window (Space plays, not types)
-    give_back = lambda *_: QtCore.QTimer.singleShot(0, window.tabs.setFocus)  # noqa: E731
+    give_back = lambda *_: QtCore.QTimer.singleShot(0, window.tabs, window.tabs.setFocus)  # noqa: E731
     window.experiment.apply_requested.connect(give_back)
     window.experiment.lanes_requested.connect(give_back)
     window.experiment.revert_button.clicked.connect(give_back)

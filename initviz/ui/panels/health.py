@@ -34,6 +34,29 @@ class _SeriesPlot:
         self.log = log
         self.curves: list[PathCurve] = []
         self._lanes_key: tuple = ()
+        # log fields: steps where a lane's value is exactly 0 (a zeros init's 0/0 update ratio, or
+        # step 0 before any update) have no place on the axis: triangles at the bottom edge instead
+        self.zero_marks: list[pg.ScatterPlotItem] = []
+
+    def mark_zeros(self, series: list[tuple[np.ndarray, np.ndarray, str]], bottom: float) -> int:
+        """One row of ▼ per lane at ``bottom`` where all its layers are exactly 0; returns how many."""
+        while len(self.zero_marks) > len(series):
+            self.plot.removeItem(self.zero_marks.pop())
+        while len(self.zero_marks) < len(series):
+            item = pg.ScatterPlotItem(symbol="t", size=9, pen=pg.mkPen("#555555", width=1))
+            item.setZValue(15)
+            self.plot.addItem(item)
+            self.zero_marks.append(item)
+        total = 0
+        for k, (item, (steps, values, colour)) in enumerate(zip(self.zero_marks, series)):
+            v = np.asarray(values, dtype=np.float64)
+            zero = (v == 0).all(axis=1) if v.ndim == 2 else v == 0
+            total += int(zero.sum())
+            if getattr(item, "_lane_colour", None) != colour:
+                item._lane_colour = colour
+                item.setBrush(pg.mkBrush(colour))
+            item.setData(np.asarray(steps, dtype=np.float64)[zero], np.full(int(zero.sum()), bottom - 0.04 * k))
+        return total
 
     def update(self, frame: Frame) -> None:
         if len(frame.lanes) > 1:
@@ -67,6 +90,7 @@ class _SeriesPlot:
                 ok = np.isfinite(v)
                 lo, hi = (float(v[ok].min()), float(v[ok].max())) if ok.any() else (-4.0, -2.0)
                 self.plot.setYRange(min(lo, -3.5), max(hi, -2.5), padding=0.05)
+                self.mark_zeros([(steps, values, frame.main.colour)], min(lo, -3.5))
 
 
     def _update_lanes(self, frame: Frame) -> None:
@@ -97,6 +121,7 @@ class _SeriesPlot:
             ok = np.isfinite(v)
             lo, hi = (float(v[ok].min()), float(v[ok].max())) if ok.any() else (-4.0, -2.0)
             self.plot.setYRange(min(lo, -3.5), max(hi, -2.5), padding=0.05)
+            self.mark_zeros([(*frame.series(n, self.field, MAX_POINTS), lane.colour) for n, lane in enumerate(frame.lanes)], min(lo, -3.5))
 
 
 class HealthPanel(Panel):
@@ -114,7 +139,7 @@ class HealthPanel(Panel):
             ("saturation", "saturation (share of units near ±1)", False, (0, 1)),
             ("dead", "dead units (share off on the whole batch)", False, (0, 1)),
             ("symmetry", "symmetry (1 = all units identical)", False, (0, 1)),
-            ("update_ratio", "update:data ratio ‖ΔW‖/‖W‖ (log10)", True, None),
+            ("update_ratio", "update:data ratio ‖ΔW‖/‖W‖ (log10; ▼ = exactly 0: no update)", True, None),
         ]
         self.series: dict[str, _SeriesPlot] = {}
         plots = []
