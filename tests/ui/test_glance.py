@@ -126,4 +126,4 @@ def test_depth_profile_keeps_the_step_0_measurement(qtbot, open_window, small_co
     np.testing.assert_allclose(plot.initial[0].yData, first.act_std)
     np.testing.assert_allclose(window.depth_profile.measured_data()[1], window.shown_record.act_std)
     labels = [item[1].text for item in plot.legend.items]
-    assert "dotted: measured at step 0" in labels
+    assert "dotted: at step 0" in labels

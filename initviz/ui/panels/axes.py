@@ -70,9 +70,24 @@ class ReadableAxis(pg.AxisItem):
 
 
 def readable(plot: pg.PlotItem, sides: Sequence[str] = ("left", "bottom")) -> pg.PlotItem:
-    """``plot`` with ReadableAxis on ``sides`` (call before setting labels or log mode)."""
+    """``plot`` with ReadableAxis on ``sides`` (call before setting labels or log mode), and a
+    title that never makes the plot wider than its view (see ``title_never_widens``)."""
     plot.setAxisItems({side: ReadableAxis(side) for side in sides})
+    title_never_widens(plot.titleLabel)
     return plot
+
+
+def title_never_widens(label: pg.LabelItem) -> None:
+    """A LabelItem asks for its text's width as its minimum; in a plot that minimum would push the
+    plot beyond a narrow view (the whole plot cut at the right). Ask for the text's height only."""
+    original = label.updateMin
+
+    def update_min() -> None:
+        original()
+        label.setMinimumWidth(0)
+
+    label.updateMin = update_min
+    label.setMinimumWidth(0)
 
 
 def axis_items(sides: Sequence[str] = ("left", "bottom")) -> dict:

@@ -78,10 +78,25 @@ class StdProfilePlot(StaticPlot):
     def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt override
         """As many legend columns as fit: a legend wider than the plot would crop the plot."""
         super().resizeEvent(ev)
+        self.fit_legend()
+
+    def fit_legend(self) -> None:
+        """As many legend columns as fit the width; no legend when it would take over a third of
+        the height (a small plot keeps its data area; the tooltip explains the lines)."""
         legend = getattr(self, "legend", None)
-        columns = max(1, min(3, int(self.width() // 190)))
-        if legend is not None and columns != legend.columnCount:
-            legend.setColumnCount(columns)
+        if legend is None:
+            return
+        hint = QtCore.Qt.SizeHint.MinimumSize
+        for columns in (3, 2, 1):
+            if columns != legend.columnCount:
+                legend.setColumnCount(columns)
+            if legend.layout.effectiveSizeHint(hint).width() <= self.width() - 60:
+                break
+        fits = legend.layout.effectiveSizeHint(hint).height() <= self.height() / 3
+        fits = fits and legend.layout.effectiveSizeHint(hint).width() <= self.width() - 20
+        legend.setVisible(fits)
+        legend.setMaximumHeight(1e6 if fits else 0)
+        legend.setMaximumWidth(1e6 if fits else 0)
 
     @property
     def theory_curve(self) -> PathCurve:
@@ -125,6 +140,7 @@ class StdProfilePlot(StaticPlot):
         else:
             self.legend.addItem(self.measured[0].sample, "measured")
             self.legend.addItem(pg.PlotDataItem(pen=self.theories[0].pen()), "predicted at init")
+        self.fit_legend()
 
     def draw(self, frame: Frame) -> None:
         kind = self.kind
@@ -158,9 +174,10 @@ class StdProfilePlot(StaticPlot):
         if any_initial != self._initial_in_legend:
             self._initial_in_legend = any_initial
             if any_initial:
-                self.legend.addItem(self._initial_sample, "dotted: measured at step 0")
+                self.legend.addItem(self._initial_sample, "dotted: at step 0")
             else:
                 self.legend.removeItem(self._initial_sample)
+            self.fit_legend()
         values = np.concatenate([np.ravel(v) for v in shown]) if shown else np.zeros(0)
         zeros = any(bool(np.any(np.isfinite(v) & (v <= 0))) for v in raw)
         if self.log:
