@@ -25,6 +25,30 @@ MAX_POINTS = 400
 ROUND_ROBIN_DEPTH = 16  # from this depth, playback refreshes half the plots per frame
 
 
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def decade_ticks(plot: pg.PlotItem, lo: float, hi: float) -> None:
+    """A log10-valued axis labelled in decades only (10⁻³), halves as unlabelled minor ticks."""
+    key = (np.floor(lo), np.ceil(hi))
+    if getattr(plot, "_decades", None) == key:
+        return
+    plot._decades = key
+    major = [(float(k), f"10{str(k).translate(SUPERSCRIPT)}") for k in range(int(key[0]), int(key[1]) + 1)]
+    minor = [(k + 0.5, "") for k in range(int(key[0]), int(key[1]))]
+    plot.getAxis("left").setTicks([major, minor])
+
+
+def single_point(curve: PathCurve, single: bool, width: float) -> None:
+    """A history of one record (step 0) has no line to draw: show it as a dot instead."""
+    if curve.dots != single:
+        curve.dots = single
+        pen = curve.pen()
+        pen.setWidthF(7.0 if single else width)
+        pen.setCapStyle(QtCore.Qt.PenCapStyle.RoundCap if single else QtCore.Qt.PenCapStyle.SquareCap)
+        curve.setPen(pen)
+
+
 class _SeriesPlot:
     """One plot of a per-layer field over steps: one curve per layer, created once, reused."""
 
@@ -55,7 +79,7 @@ class _SeriesPlot:
             if getattr(item, "_lane_colour", None) != colour:
                 item._lane_colour = colour
                 item.setBrush(pg.mkBrush(colour))
-            item.setData(np.asarray(steps, dtype=np.float64)[zero], np.full(int(zero.sum()), bottom - 0.04 * k))
+            item.setData(np.asarray(steps, dtype=np.float64)[zero], np.full(int(zero.sum()), bottom + 0.06 * k))
         return total
 
     def update(self, frame: Frame) -> None:
@@ -82,6 +106,7 @@ class _SeriesPlot:
                 self.curves.append(c)
         for i, c in enumerate(self.curves):
             column = values[:, i]
+            single_point(c, len(steps) == 1, 1.0)
             c.set_line(steps, safe_log10(column) if self.log else column)
         if self.curves:
             # PathCurves give pyqtgraph no data bounds: the panel sets the ranges
@@ -90,6 +115,7 @@ class _SeriesPlot:
                 ok = np.isfinite(v)
                 lo, hi = (float(v[ok].min()), float(v[ok].max())) if ok.any() else (-4.0, -2.0)
                 self.plot.setYRange(min(lo, -3.5), max(hi, -2.5), padding=0.05)
+                decade_ticks(self.plot, min(lo, -3.5), max(hi, -2.5))
                 self.mark_zeros([(steps, values, frame.main.colour)], min(lo, -3.5))
 
 
@@ -114,6 +140,7 @@ class _SeriesPlot:
                 # mean of the finite layers (log10 fields: the geometric mean); NaN where none is
                 with np.errstate(invalid="ignore"):
                     v = np.where(ok, v, 0.0).sum(axis=1) / np.where(ok.any(axis=1), ok.sum(axis=1), np.nan)
+            single_point(c, len(steps) == 1, 1.5)
             c.set_line(steps, v)
             shown.append(v)
         if self.log and shown:
@@ -121,6 +148,7 @@ class _SeriesPlot:
             ok = np.isfinite(v)
             lo, hi = (float(v[ok].min()), float(v[ok].max())) if ok.any() else (-4.0, -2.0)
             self.plot.setYRange(min(lo, -3.5), max(hi, -2.5), padding=0.05)
+            decade_ticks(self.plot, min(lo, -3.5), max(hi, -2.5))
             self.mark_zeros([(*frame.series(n, self.field, MAX_POINTS), lane.colour) for n, lane in enumerate(frame.lanes)], min(lo, -3.5))
 
 
@@ -139,7 +167,7 @@ class HealthPanel(Panel):
             ("saturation", "saturation (share of units near ±1)", False, (0, 1)),
             ("dead", "dead units (share off on the whole batch)", False, (0, 1)),
             ("symmetry", "symmetry (1 = all units identical)", False, (0, 1)),
-            ("update_ratio", "update:data ratio ‖ΔW‖/‖W‖ (log10; ▼ = exactly 0: no update)", True, None),
+            ("update_ratio", "update:data ratio ‖ΔW‖/‖W‖ (log scale; ▼ = exactly 0: no update)", True, None),
         ]
         self.series: dict[str, _SeriesPlot] = {}
         plots = []

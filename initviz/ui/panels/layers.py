@@ -272,10 +272,11 @@ def banded_image(
     left = np.nan_to_num(np.asarray(under, dtype=np.float64), nan=0.0)
     right = np.nan_to_num(np.asarray(over, dtype=np.float64), nan=0.0)
     bins = hist.shape[1]
-    if edge_bins > 0:
+    # each row against its own peak: its fullest bin or off-scale count (the darkest colour)
+    peak = np.maximum(np.maximum(hist.max(axis=1, initial=0.0), left), right)[:, None]
+    if edge_bins > 0:  # the mass at the bounds, against the same peak (a pile-up: the darkest)
         left = left + hist[:, :edge_bins].sum(axis=1)
         right = right + hist[:, bins - edge_bins :].sum(axis=1)
-    peak = np.maximum(np.maximum(hist.max(axis=1, initial=0.0), left), right)[:, None]
     peak[~(peak > 0) | ~np.isfinite(peak)] = np.inf  # empty rows draw white
     core = np.sqrt(np.clip(hist / peak, 0.0, 1.0))
     w = (spec.hi - spec.lo) / bins
