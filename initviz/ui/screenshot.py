@@ -1,6 +1,6 @@
 """Save a screenshot of the real window after playing a scenario for a few seconds (README image).
 
-    xvfb-run -s "-screen 0 1600x1000x24" python -m initviz.ui.screenshot resources/screenshot.png
+    xvfb-run -s "-screen 0 1600x1000x24" python -m initviz.ui.screenshot resources/screenshot.png --steps 0
 """
 
 from __future__ import annotations
