@@ -43,6 +43,7 @@ class LayerHeatmap(pg.PlotWidget):
         self.plotItem.vb.setMouseEnabled(x=False, y=False)
         self.plotItem.vb.invertY(True)
         self.plotItem.setLabel("left", "layer")
+        self.plotItem.getAxis("left").enableAutoSIPrefix(False)  # before the first image: no "(x0.001)"
         self.image = pg.ImageItem(axisOrder="row-major")
         self._colormap = colormap or theme.mass_colormap()
         self.image.setColorMap(self._colormap)
