@@ -37,6 +37,16 @@ def _pen_base(obj: Any, pen: QtGui.QPen) -> float:
     return base
 
 
+def _parents_first(root: QtWidgets.QWidget) -> list[QtWidgets.QWidget]:
+    """Every widget under ``root``, each after its parent (a child's font follows its parent's)."""
+    out = [root]
+    i = 0
+    while i < len(out):
+        out.extend(c for c in out[i].children() if isinstance(c, QtWidgets.QWidget))
+        i += 1
+    return out
+
+
 class Zoom(QtCore.QObject):
     """The zoom factor of one window, and the walk that applies it."""
 
@@ -86,33 +96,30 @@ class Zoom(QtCore.QObject):
         self._last_walk = time.perf_counter()
         root = root or self.window
         f = self.factor
-        for w in [root, *root.findChildren(QtWidgets.QWidget)]:
-            if visible_only and not w.isVisible():
-                continue
-            if isinstance(w, pg.GraphicsView):
+        expected: dict[int, float] = {}  # widget -> the point size it should have now
+        for w in _parents_first(root):
+            parent = w.parentWidget()
+            inherited = expected.get(id(parent), self._app_pt * f) if parent is not None else self._app_pt * f
+            if isinstance(w, pg.GraphicsView) and not (visible_only and not w.isVisible()):
                 self._scale_scene(w, f)
-            elif (
-                not w.testAttribute(QtCore.Qt.WidgetAttribute.WA_SetFont)
-                and w.parentWidget() is not None
-                and abs(w.font().pointSizeF() - w.parentWidget().font().pointSizeF()) > 0.01
-            ):
-                # a style sheet (the banner's, the lesson's) stops font propagation: give the
-                # widget its parent's size explicitly, remembered at zoom 1 like an own font
-                w.setProperty(_BASE_PT, w.parentWidget().font().pointSizeF() / f)
-                font = w.font()
-                font.setPointSizeF(w.parentWidget().font().pointSizeF())
-                w.setFont(font)
-            elif w.testAttribute(QtCore.Qt.WidgetAttribute.WA_SetFont):
+            if w.testAttribute(QtCore.Qt.WidgetAttribute.WA_SetFont):
                 base = w.property(_BASE_PT)
                 if base is None:  # first seen: made at zoom 1 sizes (every panel sets its fonts once)
                     base = w.font().pointSizeF()
                     if base <= 0:
                         continue
                     w.setProperty(_BASE_PT, base)
+                want = float(base) * f
+            else:
+                # a style sheet (the banner's, the lesson's) stops font propagation, and propagation
+                # may not have arrived yet: give the widget its parent's size explicitly
+                want = inherited
+                w.setProperty(_BASE_PT, want / f)
+            expected[id(w)] = want
+            if abs(w.font().pointSizeF() - want) > 0.01:
                 font = w.font()
-                if abs(font.pointSizeF() - base * f) > 0.01:
-                    font.setPointSizeF(base * f)
-                    w.setFont(font)
+                font.setPointSizeF(want)
+                w.setFont(font)
 
     def _scale_scene(self, view: pg.GraphicsView, f: float) -> None:
         scene = view.scene()

@@ -98,6 +98,8 @@ def test_zoom_scales_fonts_lines_and_markers_and_resets(qtbot, open_window):
     axis = window.activations.grid  # a widget tree with explicit (small) fonts
     base_title = float(re.match(r"([0-9.]+)pt", title.opts["size"]).group(1))
     base_pen = line.pen().widthF()
+    more = window.banner.more  # under the banner's style sheet: fonts do not propagate by themselves
+    base_more = more.font().pointSizeF()
     try:
         window.zoom_in_action.trigger()
         window.zoom_in_action.trigger()
@@ -106,6 +108,7 @@ def test_zoom_scales_fonts_lines_and_markers_and_resets(qtbot, open_window):
         assert app.font().pointSizeF() == pytest.approx(base_pt * f)
         assert float(re.match(r"([0-9.]+)pt", title.opts["size"]).group(1)) == pytest.approx(base_title * f, rel=0.01)
         assert line.pen().widthF() == pytest.approx(base_pen * f)
+        assert more.font().pointSizeF() == pytest.approx(base_more * f)
         if marker is not None:
             assert marker.opts["size"] == pytest.approx(11 * f)
         # the dock grew with the text
