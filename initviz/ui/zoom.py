@@ -171,8 +171,7 @@ class Zoom(QtCore.QObject):
                 continue
             item._zoom_factor = f
 
-    @staticmethod
-    def _scale_axis(axis: pg.AxisItem, f: float) -> None:
+    def _scale_axis(self, axis: pg.AxisItem, f: float) -> None:
         tick_font = axis.style.get("tickFont")
         if tick_font is not None:
             base = getattr(axis, "_zoom_tick_pt", None) or tick_font.pointSizeF()
@@ -187,7 +186,11 @@ class Zoom(QtCore.QObject):
                 setattr(axis, f"_zoom_{attr}", base)
                 setter(int(round(base * f)))
         label_font = axis.label.font()
-        base = getattr(axis, "_zoom_label_pt", None) or label_font.pointSizeF()
+        base = getattr(axis, "_zoom_label_pt", None)
+        if base is None:
+            # first seen: a label made after a zoom took the zoomed application font then
+            app_now = QtWidgets.QApplication.font().pointSizeF()
+            base = self._app_pt if abs(label_font.pointSizeF() - app_now) < 0.01 else label_font.pointSizeF()
         axis._zoom_label_pt = base
         label_font.setPointSizeF(base * f)
         axis.label.setFont(label_font)

@@ -125,6 +125,23 @@ def test_zoom_scales_fonts_lines_and_markers_and_resets(qtbot, open_window):
     assert axis is not None
 
 
+def test_plots_made_after_a_zoom_are_scaled_once(qtbot, open_window):
+    window = open_window(tab="depth_profile", lanes=None)
+    app = QtWidgets.QApplication.instance()
+    try:
+        window.zoom.set_factor(2.0)
+        from initviz.ui.panels.activations import ActivationHeatmap
+
+        late = ActivationHeatmap()  # as a new lane's heatmap is made while zoomed
+        late.plotItem.setLabel("bottom", "φ(z)")
+        window.activations.heatmaps.layout().addWidget(late)
+        window.zoom.apply()
+        label_pt = late.plotItem.getAxis("bottom").label.font().pointSizeF()
+        assert label_pt == pytest.approx(app.font().pointSizeF())  # 2x, not 4x
+    finally:
+        window.zoom.reset()
+
+
 def test_zoom_keys(qtbot, open_window):
     window = open_window()
     try:
