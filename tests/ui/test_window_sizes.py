@@ -13,7 +13,7 @@ from PySide6 import QtCore, QtWidgets
 
 from test_glance import LANES
 
-SIZES = [(1024, 700), (1280, 720), (1600, 1000), (2560, 1440)]
+SIZES = [(1024, 700, 1.0), (1280, 720, 1.0), (1600, 1000, 1.0), (2560, 1440, 1.0), (2560, 1440, 2.0)]
 MIN_W, MIN_H = 50, 36  # px of a plot's data area: still readable
 
 
@@ -52,17 +52,21 @@ def layout_problems(window, panel) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
-def test_every_tab_fits_the_window(qtbot, open_window, size):
+@pytest.mark.parametrize("size,zoom", [(s[:2], s[2]) for s in SIZES], ids=[f"{w}x{h}@{z:g}" for w, h, z in SIZES])
+def test_every_tab_fits_the_window(qtbot, open_window, size, zoom):
     window = open_window(LANES[0], size=size, tab="overview", lanes=LANES)
-    window.controller.step(2)
-    qtbot.waitUntil(lambda: window.shown_record.step == 2, timeout=30_000)
+    window.zoom.set_factor(zoom)
     problems = []
-    for i in range(window.tabs.count()):
-        window.tabs.setCurrentIndex(i)
-        qtbot.wait(60)
-        window.redraw()
-        QtWidgets.QApplication.processEvents()
-        problems += [f"{size} tab {window.tabs.tabText(i)}: {p}" for p in layout_problems(window, window.tabs.widget(i))]
+    try:
+        window.controller.step(2)
+        qtbot.waitUntil(lambda: window.shown_record.step == 2, timeout=30_000)
+        for i in range(window.tabs.count()):
+            window.tabs.setCurrentIndex(i)
+            qtbot.wait(60)
+            window.redraw()
+            QtWidgets.QApplication.processEvents()
+            problems += [f"{size}@{zoom} tab {window.tabs.tabText(i)}: {p}" for p in layout_problems(window, window.tabs.widget(i))]
+    finally:
+        window.zoom.reset()  # the application font is shared by every test
     print("\n".join(problems))
     assert problems == []

@@ -87,7 +87,7 @@ class ActivationHeatmap(LayerHeatmap):
         super().resizeEvent(ev)
         last = getattr(self, "_last", None)
         if last is not None and abs(self.plotItem.vb.width() - getattr(self, "_drawn_px", 0.0)) > 2:
-            QtCore.QTimer.singleShot(0, self._redraw_last)
+            QtCore.QTimer.singleShot(0, self, self._redraw_last)
 
     def _redraw_last(self) -> None:
         last = getattr(self, "_last", None)
