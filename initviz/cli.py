@@ -264,6 +264,10 @@ def _cmd_app(args: argparse.Namespace) -> int:
             return _fail(args, str(exc))
     from initviz.ui.app import run_app
 
+    if getattr(args, "scenario", None) is not None:  # the scenario's lanes, the flags applied to each
+        from initviz.engine.scenarios import get_scenario
+
+        return run_app(config, scenario=get_scenario(args.scenario))
     return run_app(config)
 
 
@@ -327,9 +331,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        argv = ["app", *argv]  # `initviz --scenario ID` (no command): the window's flags
     args = parser.parse_args(argv)
     if args.command is None:
-        args = parser.parse_args(["app", *(argv or [])])
+        args = parser.parse_args(["app", *argv])
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

@@ -54,6 +54,8 @@ PANELS: tuple[PanelSpec, ...] = (
               "training loss, batch and test accuracy"),
     PanelSpec("boundary", "Decision boundary", "initviz.ui.panels.boundary:BoundaryPanel",
               "each lane's predicted class over the 2-D input plane", frozenset({NEEDS_2D})),
+    PanelSpec("neurons", "Neurons", "initviz.ui.panels.neurons:NeuronsPanel",
+              "each unit's output over the 2-D input plane, per lane: symmetry at a glance", frozenset({NEEDS_2D})),
     PanelSpec("papers", "Papers", "initviz.ui.panels.papers:PapersPanel",
               "published numbers (CS231n, makemore, SELU, orthogonal, He 2015) beside the run's and the theory's"),
 )  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import numpy as np
 
@@ -14,6 +15,9 @@ DEAD = 0.5
 SYMMETRIC = 0.99
 VANISHED_STD = 1e-3  # post-activation std below this: the signal has died out
 GRAD_SPREAD = 1e3  # weight-gradient norms spanning this factor across depth
+DECAYS = 10.0  # activation std falling this factor from layer 1 to the last: the signal decays
+SHRINKS = 3.0  # ... this factor: it shrinks with depth (Xavier + tanh at depth 50: 3.2x)
+HEALTHY = "healthy"
 
 
 def _worst(values: np.ndarray) -> tuple[int, float]:
@@ -26,8 +30,26 @@ def _pow10(x: float) -> str:
     return f"10^{round(math.log10(x))}" if x >= 100 else f"{x:.0f}"
 
 
-def diagnose(record: StepRecord, config: RunConfig) -> list[str]:
-    """Captions such as 'layer 7: 92% of units saturated'; ['healthy: ...'] when nothing is wrong."""
+def diagnose(record: StepRecord, config: RunConfig, initial: Optional[StepRecord] = None) -> list[str]:
+    """Captions such as 'layer 7: 92% of units saturated'; ['healthy: ...'] when nothing is wrong.
+
+    ``initial``: the run's record at step 0. After training the first caption then tells the
+    init's story too ("at init: the signal dies out …; now: healthy after training"): what the
+    init did stays said however the network has changed since.
+    """
+    now = _findings(record, config)
+    if initial is None or initial.step >= record.step:
+        return now
+    at_init = _findings(initial, config)
+    if at_init[0].startswith(HEALTHY) or at_init[0] == now[0]:
+        return now  # nothing to tell about the init, or the same words as now
+    if now[0].startswith(HEALTHY):
+        return [f"at init: {at_init[0]}; now: healthy after training"]
+    return [f"at init: {at_init[0]}; now: {now[0]}", *now[1:]]
+
+
+def _findings(record: StepRecord, config: RunConfig) -> list[str]:
+    """What is wrong with one record, most important first."""
     out: list[str] = []
     L = record.depth
     width = config.width
@@ -57,11 +79,17 @@ def diagnose(record: StepRecord, config: RunConfig) -> list[str]:
             out.append(f"layer {i + 1}: {frac:.0%} of units dead (never active on this batch)")
 
     if L > 1 and finite.all() and std[0] > 0 and not np.all(sym >= SYMMETRIC):
-        if std[-1] < VANISHED_STD and std[-1] < std[0] / 100:
+        # one threshold per wording, far from where training moves the numbers: no flicker
+        fall = std[0] / std[-1] if std[-1] > 0 else math.inf
+        if std[-1] < VANISHED_STD and fall >= DECAYS:
             out.append(
                 f"the signal dies out: activation std falls from {std[0]:.2g} at layer 1 "
                 f"to {std[-1]:.1e} at layer {L}"
             )
+        elif fall >= DECAYS:
+            out.append(f"the signal decays: activation std falls {fall:.0f}x from layer 1 to layer {L}")
+        elif fall >= SHRINKS:
+            out.append(f"the signal shrinks with depth: activation std falls {fall:.1f}x over {L} layers")
         elif std[-1] > std[0] * 100:
             out.append(f"the signal explodes: activation std grows from {std[0]:.2g} to {std[-1]:.2g}")
 
@@ -79,7 +107,7 @@ def diagnose(record: StepRecord, config: RunConfig) -> list[str]:
                 )
 
     if not out:
-        out.append("healthy: activations and gradients keep their scale through every layer")
+        out.append(f"{HEALTHY}: activations and gradients keep their scale through every layer")
     return out
 
 

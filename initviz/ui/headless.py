@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -53,7 +54,10 @@ def frame_from_trainers(names: Sequence[str], trainers: Sequence[Any], grid_hist
     for t in trainers:
         t.theory.band()  # the finite-width band the window draws once the worker is idle
     snapshot = Snapshot.from_trainers(names, trainers, grids=tuple(t.decision_grid() for t in trainers))
-    return Frame.of(snapshot, grid_history=grid_history)
+    from initviz.engine.pictures import unit_pictures
+
+    frame = Frame.of(snapshot, grid_history=grid_history)
+    return dataclasses.replace(frame, unit_pictures=tuple(unit_pictures(t, 1) for t in trainers))
 
 
 # --- the export command ------------------------------------------------------------------------------

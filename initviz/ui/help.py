@@ -64,24 +64,42 @@ forever (the <b>symmetry</b> line stays at 1). Random init exists to break this 
 much larger and it is being rewritten every step.</p>
 """
 
-CONTROLS_HTML = """
-<h2>Controls</h2>
-<table cellpadding="3">
-<tr><td><b>Space</b></td><td>Play / Pause</td></tr>
-<tr><td><b>→</b></td><td>Step one training step</td></tr>
-<tr><td><b>Shift+→</b></td><td>Step N steps (N next to the button)</td></tr>
-<tr><td><b>Ctrl+R</b></td><td>Reset: same seed, the very same initial weights again</td></tr>
-<tr><td><b>Ctrl+Shift+R</b></td><td>Reseed: next seed, new initial weights</td></tr>
-<tr><td><b>Ctrl+Return</b></td><td>Apply the experiment settings (rebuilds the network)</td></tr>
-<tr><td><b>End</b></td><td>Timeline: back to live</td></tr>
-<tr><td><b>Ctrl+1…6</b></td><td>Show a panel</td></tr>
-<tr><td><b>F1</b></td><td>This help</td></tr>
-<tr><td><b>Ctrl+Q</b></td><td>Quit</td></tr>
-</table>
-<p>Step 0 is the network at initialisation (measured on the first batch, before any update).
-Drag the timeline to look at any recorded step; every panel redraws there.
-The toolbar shows the training speed and how much of each step the measuring costs.</p>
-"""
+# (keys, what they do): every shortcut of the window (tests check each action's key is here)
+SHORTCUTS: tuple[tuple[str, str], ...] = (
+    ("Space", "Play / Pause (whatever has the focus, except while typing in a text field)"),
+    ("Right", "Live: train one step. Scrubbing: the next recorded step"),
+    ("Left", "Pause and show the previous recorded step"),
+    ("Home", "Pause and show step 0: the network at initialisation"),
+    ("End", "Timeline: follow training again (live)"),
+    ("Shift+Right", "Step N steps (N next to the button)"),
+    ("Ctrl+R", "Reset: same seed, the very same initial weights again"),
+    ("Ctrl+Shift+R", "Reseed: next seed, new initial weights"),
+    ("Ctrl+Return", "Apply the experiment settings (rebuilds the network); the keyboard returns to the panels"),
+    ("Ctrl+1 … Ctrl+{panels}", "Show a panel (in tab order)"),
+    ("Ctrl+P", "Activations: show pre-activations z instead of φ(z)"),
+    ("Ctrl+= (or Ctrl++) / Ctrl+- / Ctrl+0", "Zoom every font, line and marker in / out / back to 100% (projector)"),
+    ("Ctrl+O", "Open a saved run"),
+    ("Ctrl+S", "Save the run (every lane)"),
+    ("Ctrl+E", "Export a panel or the dashboard (PNG/SVG/PDF/GIF, data)"),
+    ("F1", "This help"),
+    ("Ctrl+Q", "Quit"),
+)
+
+
+def controls_html() -> str:
+    from initviz import registry
+
+    rows = "".join(
+        f"<tr><td><b>{keys.format(panels=len(registry.PANELS))}</b></td><td>{text}</td></tr>" for keys, text in SHORTCUTS
+    )
+    return (
+        "<h2>Controls</h2><table cellpadding=\"3\">" + rows + "</table>"
+        "<p>Step 0 is the network at initialisation (measured on the first batch, before any update). "
+        "Drag the timeline to look at any recorded step; every panel redraws there. "
+        "The toolbar shows the training speed and how much of each step the measuring costs. "
+        "The window remembers its size, panel sizes, zoom and scenario; View &gt; Restore the Experiment "
+        "panel brings the settings back at a usable width.</p>"
+    )
 
 
 # The depth-scale caption, for the engine's phase analysis (fixed point q*, chi_1, xi_c) to fill.
@@ -108,8 +126,11 @@ def depth_scale_sentence(chi1: float, q_star: float, xi_c: float) -> str:
 
 
 def help_html() -> str:
-    panels = "".join(f"<p>{text}</p>" for text in (OVERVIEW_HELP, ACTIVATIONS_HELP, GRADIENTS_HELP, HEALTH_HELP, DEPTH_HELP, LOSS_HELP, PAPERS_HELP))
-    return FORMULAS_HTML + "<h2>The panels</h2>" + panels + CONTROLS_HTML
+    from initviz.ui.panels.neurons import NEURONS_HELP
+
+    texts = (OVERVIEW_HELP, ACTIVATIONS_HELP, GRADIENTS_HELP, HEALTH_HELP, DEPTH_HELP, LOSS_HELP, NEURONS_HELP, PAPERS_HELP)
+    panels = "".join(f"<p>{text}</p>" for text in texts)
+    return FORMULAS_HTML + "<h2>The panels</h2>" + panels + controls_html()
 
 
 class HelpDialog(QtWidgets.QDialog):

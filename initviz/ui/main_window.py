@@ -115,6 +115,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_actions()
         self._build_toolbar()
         self._build_menus()
+        from initviz.ui import shortcuts
+
+        shortcuts.install(self)  # keys that always work, View > Zoom, the dock's restore
         self.statusBar().showMessage("Building the network…")
         self.banner.show_message("Building the network… (the first start loads PyTorch)")
 
@@ -449,7 +452,7 @@ class MainWindow(QtWidgets.QMainWindow):
         diverged = []
         for lane in frame.lanes:
             try:
-                got = diagnose(lane.record, lane.config)
+                got = diagnose(lane.record, lane.config, initial=lane.records[0] if lane.records else None)
             except Exception as exc:  # noqa: BLE001 - a caption must never take the window down
                 got = [f"(diagnosis failed: {exc})"]
             # with lanes, each line names its lane: "N(0, 1²): layer 3: 98% of units saturated"
@@ -524,6 +527,9 @@ class MainWindow(QtWidgets.QMainWindow):
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt override
         """Stop the worker (within about a second) before the window goes."""
         self.controller.shutdown(timeout=1.0)
+        from initviz.ui import shortcuts
+
+        shortcuts.uninstall(self)
         if self.help_dialog is not None:
             self.help_dialog.close()
         super().closeEvent(event)

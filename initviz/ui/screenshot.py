@@ -1,6 +1,6 @@
 """Save a screenshot of the real window after playing a scenario for a few seconds (README image).
 
-    xvfb-run -s "-screen 0 1600x1000x24" python -m initviz.ui.screenshot resources/screenshot.png
+    xvfb-run -s "-screen 0 1600x1000x24" python -m initviz.ui.screenshot resources/screenshot.png --steps 0
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("out", help="PNG file to write")
     parser.add_argument("--seconds", type=float, default=4.0, help="how long to play before the shot")
-    parser.add_argument("--steps", type=int, default=0, help="instead of --seconds: play until this step")
+    parser.add_argument("--steps", type=int, default=None, help="instead of --seconds: play until this step (0: the init)")
     parser.add_argument("--tab", type=int, default=0, help="panel tab to show (0 = Activations)")
     parser.add_argument("--size", default="1600x1000", help="window size WxH")
     parser.add_argument("--scenario", default=None, help="scenario id (default: the app's default, four lanes)")
@@ -53,13 +53,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     while window.shown_record is None and time.perf_counter() - t0 < 120:
         _pump(0.1)
     window.tabs.setCurrentIndex(args.tab)
-    window.controller.play()
-    if args.steps:
-        while window.state.step_count < args.steps:
+    if args.steps is not None:
+        if args.steps > 0:
+            window.controller.step(args.steps)
+        while window.state.step_count < args.steps or window.state.pending_steps > 0:
             _pump(0.2)
     else:
+        window.controller.play()
         _pump(args.seconds)
-    window.controller.pause()
+        window.controller.pause()
     _pump(0.5)
     window.redraw()
     _pump(0.2)

@@ -6,24 +6,25 @@ from typing import Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
-from initviz.engine.record import StepRecord
+from initviz.engine.probes import BOUNDED, SIGMOID_SATURATION, TANH_SATURATION
+from initviz.engine.record import HistSpec, StepRecord
 
 from initviz.ui import theme
 from initviz.ui.panels.base import Frame, Panel, fmt, pct
 from initviz.ui.panels.layers import (
+    BandedImage,
     LaneHeatmaps,
+    banded_image,
     LayerHeatmap,
     ROW_PLOT_HEIGHT,
     LayerHistogramGrid,
-    histogram_image,
     off_scale_share,
     value_ticks,
 )
 from initviz.ui.text import elide
 
-PAD_BINS = 5  # width of the off-scale bands, in bins
 
 ACTIVATIONS_HELP = (
     "<b>Activations</b>: the distribution of every hidden layer's outputs on the current batch.<br>"
@@ -59,21 +60,61 @@ class ActivationHeatmap(LayerHeatmap):
         """The red veil over layers holding Inf/NaN (None until one did)."""
         return self._marks
 
-    def draw_record(self, rec: StepRecord, kind: str) -> None:
+    def draw_record(self, rec: StepRecord, kind: str, activation: str = "") -> None:
+        """Draw ``rec``'s histograms (``kind`` "act" or "pre"); ``activation`` names the lane's φ
+        (tanh/sigmoid: the bands hold the saturated values at the bounds)."""
+        self._last = (rec, kind, activation)
         spec = rec.act_spec if kind == "act" else rec.pre_spec
         hist, under, over = getattr(rec, f"{kind}_hist"), getattr(rec, f"{kind}_under"), getattr(rec, f"{kind}_over")
-        image, x0, x1 = histogram_image(hist, under, over, spec, pad_bins=PAD_BINS)
-        self.set_image(image, x0, x1, (0.0, 1.0), pool=True)
+        bounded = kind == "act" and activation in BOUNDED
+        px = float(self.plotItem.vb.width())
+        self._drawn_px = px
+        banded = banded_image(hist, under, over, spec, px, edge_bins=saturation_bins(activation, spec) if bounded else 0)
+        self.banded = banded
+        self.set_image(banded.image, banded.x0, banded.x1, (0.0, 1.0))
         # rows with Inf/NaN values get a red veil: their histogram alone may be empty (NaN is in no bin)
         bad = (np.asarray(rec.nonfinite) > 0)[:, None]
-        self.set_marks(np.zeros_like(bad), bad, x0, x1)
-        tick_key = (spec, kind)
+        self.set_marks(np.zeros_like(bad), bad, banded.x0, banded.x1)
+        tick_key = (spec, kind, bounded, round(px), banded.x0)
         if tick_key != self._ticks_for:
             self._ticks_for = tick_key
-            self.plotItem.getAxis("bottom").setTicks([value_ticks(spec, pad_bins=PAD_BINS)])
+            self.plotItem.getAxis("bottom").setTicks([band_ticks(spec, banded, px, bounded)])
             self.plotItem.setLabel("bottom", "φ(z)" if kind == "act" else "z (pre-activation)")
-            self._edges[0].setValue(spec.lo)
-            self._edges[1].setValue(spec.hi)
+            self._edges[0].setValue(banded.frame[0])
+            self._edges[1].setValue(banded.frame[1])
+
+    def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt override
+        """Lay the image out again for the new width (bands and spikes are sized in pixels)."""
+        super().resizeEvent(ev)
+        last = getattr(self, "_last", None)
+        if last is not None and abs(self.plotItem.vb.width() - getattr(self, "_drawn_px", 0.0)) > 2:
+            QtCore.QTimer.singleShot(0, self, self._redraw_last)
+
+    def _redraw_last(self) -> None:
+        last = getattr(self, "_last", None)
+        if last is not None and abs(self.plotItem.vb.width() - getattr(self, "_drawn_px", 0.0)) > 2:
+            self.draw_record(*last)
+
+
+def saturation_bins(activation: str, spec: HistSpec) -> int:
+    """How many outermost bins of a bounded activation's histogram hold saturated values
+    (tanh |t| > 0.97, sigmoid within 1.5% of 0 or 1: the engine's thresholds are bin edges)."""
+    threshold = TANH_SATURATION if activation == "tanh" else 0.5 + SIGMOID_SATURATION
+    share = (1.0 - threshold) / 2.0 if activation == "tanh" else 1.0 - threshold  # of the range, per side
+    return max(1, int(round(share * spec.bins)))
+
+
+def band_ticks(spec: HistSpec, banded: BandedImage, px: float, bounded: bool) -> list[tuple[float, str]]:
+    """The range's ends at the frame lines, and values inside it when there is room (none
+    within a sixth of the ends, so labels never overlap). Beyond the frames: the bands."""
+    span = spec.hi - spec.lo
+    inner = [(v, t) for v, t in value_ticks(spec, pixels=max(px, 60) * 0.5, bands=False)
+             if spec.lo + span / 6 < v < spec.hi - span / 6]
+    if px < 150:  # a narrow lane: the middle value only
+        mid = spec.lo + span / 2
+        inner = [min(inner, key=lambda vt: abs(vt[0] - mid))] if inner else []
+    ends = [(banded.frame[0], f"{spec.lo:g}"), (banded.frame[1], f"{spec.hi:g}")]
+    return [(v, t.replace("-", "−")) for v, t in ends + inner]
 
 
 class ActivationLanes(LaneHeatmaps):
@@ -84,7 +125,7 @@ class ActivationLanes(LaneHeatmaps):
 
     def draw(self, frame: Frame, kind: str) -> None:
         for h, lane in zip(self.for_lanes(frame), frame.lanes):
-            h.draw_record(lane.record, kind)
+            h.draw_record(lane.record, kind, lane.config.activation)
 
 
 class ActivationsPanel(Panel):
@@ -139,6 +180,9 @@ class ActivationsPanel(Panel):
     def draw(self, frame: Frame) -> None:
         rec = frame.main.record
         k = self.kind
+        pre_text = "before the activation z = BN(Wx + b)" if frame.main.config.batchnorm else "before the activation z = Wx + b"
+        if self.kind_box.itemText(1) != pre_text:
+            self.kind_box.setItemText(1, pre_text)
         spec = rec.act_spec if k == "act" else rec.pre_spec
         hist, under, over = getattr(rec, f"{k}_hist"), getattr(rec, f"{k}_under"), getattr(rec, f"{k}_over")
         self.heatmaps.draw(frame, k)

@@ -67,6 +67,7 @@ class Frame:
     grids: tuple = ()  # per lane: the engine's DecisionGrid (2-D data) or None, for the newest weights
     # earlier grids of this run, as (step, grids) oldest first: the boundary at a scrubbed step
     grid_history: tuple = ()
+    unit_pictures: tuple = ()  # per lane: the engine's UnitPictures (2-D data, Neurons tab) or None
     series_cache: dict = field(default_factory=dict, compare=False, repr=False)
     focus: int = 0  # index into ``lanes`` of the lane the info lines describe (the selected lane)
 

@@ -22,6 +22,7 @@ from initviz.ui.panels.base import (
     safe_log10,
 )
 from initviz.ui.text import name_html, plain_html
+from initviz.ui.panels.axes import readable
 
 DEPTH_HELP = (
     "<b>Depth profile</b>: the measured standard deviation of each hidden layer's activations "
@@ -31,6 +32,7 @@ DEPTH_HELP = (
     "The light band around the prediction: where 80% of networks of this shape land at init "
     "(10-90% over 32 networks drawn with other seeds): finite width, not the theory, sets how far "
     "one network may stray.<br>"
+    "Dotted (after step 0): the std measured at step 0, so what the init did stays in view. "
     "Below: the std of each layer's weights, measured and predicted by the init formula.<br>"
     "<b>Healthy</b>: a flat profile (signal keeps its scale through depth). Falling = vanishing, "
     "rising = exploding. Measured and predicted agree at step 0; training moves them apart."
@@ -130,7 +132,7 @@ class StdProfilePlot(StaticPlot):
         super().__init__(parent)
         self.kind = "act"  # "act" or "pre"
         self.log = True
-        p = self.plotItem
+        p = readable(self.plotItem)
         p.setLabel("bottom", "layer")
         p.setLabel("left", "std")
         p.setLogMode(y=True)
@@ -142,16 +144,46 @@ class StdProfilePlot(StaticPlot):
         self.measured: list[DottedLine] = []  # one per lane
         self.theories: list[PathCurve] = []  # one per lane: the std predicted at init (dashed)
         self.bands: list[BandFill] = []  # one per lane: 10-90% of networks of this shape at init
+        # one per lane: the std measured at step 0 (dotted), drawn once training has moved on, so
+        # the init's story (a decay the training later repaired) stays on screen beside the theory
+        self.initial: list[PathCurve] = []
         self.markers = LogEdgeMarkers(p, self.legend)  # std exactly 0 (zeros init), Inf/NaN
         self._lane_names: tuple = ()
+        self._initial_in_legend = False
+        self._initial_sample = pg.PlotDataItem(pen=pg.mkPen("#555555", width=1.5, style=QtCore.Qt.PenStyle.DotLine))
         self._range: tuple = ()
         self.setToolTip(
             "Solid: measured std of each layer's outputs. Dashed: predicted at initialisation\n"
             "(orange for one run; in each lane's colour with lanes). Light band: 10-90% of 32 networks\n"
             "of this shape at init (how far one finite network may stray from the line).\n"
+            "(orange for one run; in each lane's colour with lanes). Dotted: measured at step 0\n"
+            "(shown once training has moved on: what the init did, beside what is true now).\n"
             "Healthy: flat (the scale survives depth), and on the prediction at step 0.\n"
             "Triangles at the bottom: std exactly 0 (all units output the same value), which a log axis cannot place."
         )
+
+    def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt override
+        """As many legend columns as fit: a legend wider than the plot would crop the plot."""
+        super().resizeEvent(ev)
+        self.fit_legend()
+
+    def fit_legend(self) -> None:
+        """As many legend columns as fit the width; no legend when it would take over a third of
+        the height (a small plot keeps its data area; the tooltip explains the lines)."""
+        legend = getattr(self, "legend", None)
+        if legend is None:
+            return
+        hint = QtCore.Qt.SizeHint.MinimumSize
+        for columns in (3, 2, 1):
+            if columns != legend.columnCount:
+                legend.setColumnCount(columns)
+            if legend.layout.effectiveSizeHint(hint).width() <= self.width() - 60:
+                break
+        fits = legend.layout.effectiveSizeHint(hint).height() <= self.height() / 3
+        fits = fits and legend.layout.effectiveSizeHint(hint).width() <= self.width() - 20
+        legend.setVisible(fits)
+        legend.setMaximumHeight(1e6 if fits else 0)
+        legend.setMaximumWidth(1e6 if fits else 0)
 
     @property
     def theory_curve(self) -> PathCurve:
@@ -168,7 +200,7 @@ class StdProfilePlot(StaticPlot):
         self.plotItem.setLogMode(y=on)  # the axis ticks; the curves draw log10 themselves
         for item in self.measured:
             item.set_log(on)
-        for item in self.theories:
+        for item in self.theories + self.initial:
             item.log_y = on
         for band in self.bands:
             band.log_y = on
@@ -180,6 +212,14 @@ class StdProfilePlot(StaticPlot):
         fit_dotted(self.measured, self.plotItem, [lane.colour for lane in frame.lanes], log_y=self.log)
         fit_predictions(self.theories, self.plotItem, frame, log_y=self.log)
         fit_bands(self.bands, self.plotItem, frame, log_y=self.log)
+        for c in self.initial:
+            self.plotItem.removeItem(c)
+        self.initial = [
+            PathCurve(pg.mkPen(lane.colour, width=1.5, style=QtCore.Qt.PenStyle.DotLine), log_y=self.log) for lane in frame.lanes
+        ]
+        for c in self.initial:
+            self.plotItem.addItem(c)
+        self._initial_in_legend = False
         self.legend.clear()
         self.markers.forget_legend()
         if many:
@@ -191,6 +231,7 @@ class StdProfilePlot(StaticPlot):
         else:
             self.legend.addItem(self.measured[0].sample, "measured")
             self.legend.addItem(pg.PlotDataItem(pen=self.theories[0].pen()), "predicted at init")
+        self.fit_legend()
 
     def draw(self, frame: Frame) -> None:
         kind = self.kind
@@ -206,17 +247,33 @@ class StdProfilePlot(StaticPlot):
             band.set_band(layers, lo, hi)
             if lo is not None:
                 shown += [lo, hi]
-        for lane, c, t in zip(frame.lanes, self.measured, self.theories):
+        any_initial = False
+        for lane, c, t, first in zip(frame.lanes, self.measured, self.theories, self.initial):
             values = np.asarray(lane.record.act_std if kind == "act" else lane.record.pre_std, dtype=np.float64)
             c.set_line(layers, values)
             raw.append(values)
             shown.append(values)
+            start = lane.records[0] if lane.records else None
+            if start is not None and start.step < lane.record.step and start.depth == depth:
+                at_init = np.asarray(start.act_std if kind == "act" else start.pre_std, dtype=np.float64)
+                first.set_line(layers, at_init)
+                shown.append(at_init)
+                any_initial = True
+            else:
+                first.set_line(np.zeros(0), np.zeros(0))
             if lane.theory is None:
                 t.set_line(np.zeros(0), np.zeros(0))
             else:
                 predicted = np.asarray(lane.theory.act_std if kind == "act" else lane.theory.pre_std, dtype=np.float64)
                 t.set_line(layers, predicted)
                 shown.append(predicted)
+        if any_initial != self._initial_in_legend:
+            self._initial_in_legend = any_initial
+            if any_initial:
+                self.legend.addItem(self._initial_sample, "dotted: at step 0")
+            else:
+                self.legend.removeItem(self._initial_sample)
+            self.fit_legend()
         values = np.concatenate([np.ravel(v) for v in shown]) if shown else np.zeros(0)
         zeros = any(bool(np.any(np.isfinite(v) & (v <= 0))) for v in raw)
         if self.log:
@@ -258,7 +315,7 @@ class DepthProfilePanel(Panel):
 
         self.std_plot = StdProfilePlot()
         self.w_plot = StaticPlot()
-        w = self.w_plot.plotItem
+        w = readable(self.w_plot.plotItem)
         w.setTitle("weight std per layer: measured vs init formula", size="10pt")
         w.setLabel("bottom", "layer")
         w.setLabel("left", "std(W)")

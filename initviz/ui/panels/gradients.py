@@ -9,6 +9,7 @@ import pyqtgraph as pg
 from PySide6 import QtWidgets
 
 from initviz.ui import theme
+from initviz.ui.panels.axes import readable
 from initviz.ui.panels.base import (
     DottedLine,
     Frame,
@@ -53,7 +54,7 @@ class GradNormPlot(StaticPlot):
             "Dashed: predicted at init, scaled to the measured last layer (the theory gives ratios between layers;\n"
             "it leaves out correlations between inputs). Light band: 10-90% of 32 networks of this shape at init."
         )
-        p = self.plotItem
+        p = readable(self.plotItem)
         p.setLogMode(y=True)
         p.getAxis("left").enableAutoSIPrefix(False)  # "(x0.001)" on a log axis only confuses
         p.setLabel("bottom", "layer")

@@ -9,6 +9,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from initviz.ui import theme
+from initviz.ui.panels.axes import axis_items
 from initviz.ui.panels.base import CursorLines, Frame, Panel, PathCurve, safe_log10, step_axis_range
 from initviz.ui.text import name_html, plain_html
 
@@ -25,6 +26,30 @@ MAX_POINTS = 400
 ROUND_ROBIN_DEPTH = 16  # from this depth, playback refreshes half the plots per frame
 
 
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def decade_ticks(plot: pg.PlotItem, lo: float, hi: float) -> None:
+    """A log10-valued axis labelled in decades only (10⁻³), halves as unlabelled minor ticks."""
+    key = (np.floor(lo), np.ceil(hi))
+    if getattr(plot, "_decades", None) == key:
+        return
+    plot._decades = key
+    major = [(float(k), f"10{str(k).translate(SUPERSCRIPT)}") for k in range(int(key[0]), int(key[1]) + 1)]
+    minor = [(k + 0.5, "") for k in range(int(key[0]), int(key[1]))]
+    plot.getAxis("left").setTicks([major, minor])
+
+
+def single_point(curve: PathCurve, single: bool, width: float) -> None:
+    """A history of one record (step 0) has no line to draw: show it as a dot instead."""
+    if curve.dots != single:
+        curve.dots = single
+        pen = curve.pen()
+        pen.setWidthF(7.0 if single else width)
+        pen.setCapStyle(QtCore.Qt.PenCapStyle.RoundCap if single else QtCore.Qt.PenCapStyle.SquareCap)
+        curve.setPen(pen)
+
+
 class _SeriesPlot:
     """One plot of a per-layer field over steps: one curve per layer, created once, reused."""
 
@@ -34,6 +59,29 @@ class _SeriesPlot:
         self.log = log
         self.curves: list[PathCurve] = []
         self._lanes_key: tuple = ()
+        # log fields: steps where a lane's value is exactly 0 (a zeros init's 0/0 update ratio, or
+        # step 0 before any update) have no place on the axis: triangles at the bottom edge instead
+        self.zero_marks: list[pg.ScatterPlotItem] = []
+
+    def mark_zeros(self, series: list[tuple[np.ndarray, np.ndarray, str]], bottom: float) -> int:
+        """One row of ▼ per lane at ``bottom`` where all its layers are exactly 0; returns how many."""
+        while len(self.zero_marks) > len(series):
+            self.plot.removeItem(self.zero_marks.pop())
+        while len(self.zero_marks) < len(series):
+            item = pg.ScatterPlotItem(symbol="t", size=9, pen=pg.mkPen("#555555", width=1))
+            item.setZValue(15)
+            self.plot.addItem(item)
+            self.zero_marks.append(item)
+        total = 0
+        for k, (item, (steps, values, colour)) in enumerate(zip(self.zero_marks, series)):
+            v = np.asarray(values, dtype=np.float64)
+            zero = (v == 0).all(axis=1) if v.ndim == 2 else v == 0
+            total += int(zero.sum())
+            if getattr(item, "_lane_colour", None) != colour:
+                item._lane_colour = colour
+                item.setBrush(pg.mkBrush(colour))
+            item.setData(np.asarray(steps, dtype=np.float64)[zero], np.full(int(zero.sum()), bottom + 0.06 * k))
+        return total
 
     def update(self, frame: Frame) -> None:
         if len(frame.lanes) > 1:
@@ -59,6 +107,7 @@ class _SeriesPlot:
                 self.curves.append(c)
         for i, c in enumerate(self.curves):
             column = values[:, i]
+            single_point(c, len(steps) == 1, 1.0)
             c.set_line(steps, safe_log10(column) if self.log else column)
         if self.curves:
             # PathCurves give pyqtgraph no data bounds: the panel sets the ranges
@@ -67,6 +116,8 @@ class _SeriesPlot:
                 ok = np.isfinite(v)
                 lo, hi = (float(v[ok].min()), float(v[ok].max())) if ok.any() else (-4.0, -2.0)
                 self.plot.setYRange(min(lo, -3.5), max(hi, -2.5), padding=0.05)
+                decade_ticks(self.plot, min(lo, -3.5), max(hi, -2.5))
+                self.mark_zeros([(steps, values, frame.main.colour)], min(lo, -3.5))
 
 
     def _update_lanes(self, frame: Frame) -> None:
@@ -90,6 +141,7 @@ class _SeriesPlot:
                 # mean of the finite layers (log10 fields: the geometric mean); NaN where none is
                 with np.errstate(invalid="ignore"):
                     v = np.where(ok, v, 0.0).sum(axis=1) / np.where(ok.any(axis=1), ok.sum(axis=1), np.nan)
+            single_point(c, len(steps) == 1, 1.5)
             c.set_line(steps, v)
             shown.append(v)
         if self.log and shown:
@@ -97,6 +149,8 @@ class _SeriesPlot:
             ok = np.isfinite(v)
             lo, hi = (float(v[ok].min()), float(v[ok].max())) if ok.any() else (-4.0, -2.0)
             self.plot.setYRange(min(lo, -3.5), max(hi, -2.5), padding=0.05)
+            decade_ticks(self.plot, min(lo, -3.5), max(hi, -2.5))
+            self.mark_zeros([(*frame.series(n, self.field, MAX_POINTS), lane.colour) for n, lane in enumerate(frame.lanes)], min(lo, -3.5))
 
 
 class HealthPanel(Panel):
@@ -114,12 +168,12 @@ class HealthPanel(Panel):
             ("saturation", "saturation (share of units near ±1)", False, (0, 1)),
             ("dead", "dead units (share off on the whole batch)", False, (0, 1)),
             ("symmetry", "symmetry (1 = all units identical)", False, (0, 1)),
-            ("update_ratio", "update:data ratio ‖ΔW‖/‖W‖ (log10)", True, None),
+            ("update_ratio", "update:data ratio ‖ΔW‖/‖W‖ (log scale; ▼ = exactly 0: no update)", True, None),
         ]
         self.series: dict[str, _SeriesPlot] = {}
         plots = []
         for n, (field, title, log, yrange) in enumerate(specs):
-            p = self.view.addPlot(row=n // 2, col=n % 2)
+            p = self.view.addPlot(row=n // 2, col=n % 2, axisItems=axis_items())
             p.setTitle(title, size="10pt")
             p.setLabel("bottom", "step")
             p.setMenuEnabled(False)

@@ -18,6 +18,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from initviz.engine.record import HistSpec
 from initviz.ui import theme
+from initviz.ui.panels.axes import readable
 from initviz.ui.panels.base import Frame, PathCurve, StaticPlot, finite_range
 from initviz.ui.text import name_html, plain_html
 
@@ -37,11 +38,13 @@ class LayerHeatmap(pg.PlotWidget):
         colormap: Optional[pg.ColorMap] = None,
     ) -> None:
         super().__init__(parent)
+        readable(self.plotItem)
         self.plotItem.setMenuEnabled(False)
         self.plotItem.hideButtons()
         self.plotItem.vb.setMouseEnabled(x=False, y=False)
         self.plotItem.vb.invertY(True)
         self.plotItem.setLabel("left", "layer")
+        self.plotItem.getAxis("left").enableAutoSIPrefix(False)  # before the first image: no "(x0.001)"
         self.image = pg.ImageItem(axisOrder="row-major")
         self._colormap = colormap or theme.mass_colormap()
         self.image.setColorMap(self._colormap)
@@ -101,16 +104,17 @@ class LayerHeatmap(pg.PlotWidget):
             data, x1 = pool_columns(data, x0, x1, self.plotItem.vb.width() * (x1 - x0) / max(view[1] - view[0], 1e-12))
         self.image.setImage(data, axisOrder="row-major", autoLevels=False, levels=levels)
         self.image.setRect(QtCore.QRectF(x0, 0.5, x1 - x0, depth))
-        if depth != self._depth or view != self._x_range:
+        rows_px = self.plotItem.vb.height()
+        # a layer label needs about a line of text: thin them so they never overlap
+        room = int(rows_px // (QtGui.QFontMetricsF(self.plotItem.getAxis("left").font()).height() + 2)) if rows_px > 0 else depth
+        step = next((s for s in (1, 2, 5, 10, 20, 50) if depth / s <= max(room, 1)), 100)
+        if depth != self._depth or view != self._x_range or step != getattr(self, "_row_step", None):
             self._depth = depth
             self._x_range = view
+            self._row_step = step
             self.plotItem.vb.setRange(xRange=view, yRange=(0.5, depth + 0.5), padding=0)
             left = self.plotItem.getAxis("left")
-            if depth <= 24:
-                left.setTicks([[(k, str(k)) for k in range(1, depth + 1)]])
-            else:
-                step = 5 if depth <= 60 else 10 if depth <= 120 else 20
-                left.setTicks([[(k, str(k)) for k in [1, *range(step, depth + 1, step)]]])
+            left.setTicks([[(k, str(k)) for k in sorted({1, *range(step, depth + 1, step)})]])
 
 
 class LaneHeatmaps(QtWidgets.QWidget):
@@ -235,6 +239,71 @@ def histogram_image(
     )
     image = np.sqrt(np.clip(np.nan_to_num(image, nan=0.0), 0.0, 1.0))
     return image, spec.lo - pad_bins * width, spec.hi + pad_bins * width
+
+
+@dataclass(frozen=True)
+class BandedImage:
+    """A histogram heatmap laid out for a plot ``px`` wide: bands outside a white gap each side.
+
+    Columns: [left band | gap | in-range bins | gap | right band], every column ``cw`` wide in data
+    units. The bands hold what the in-range bins cannot show: values beyond the range, and for a
+    bounded activation also its outermost ``edge_bins`` bins (the mass at the bounds, e.g. tanh's
+    saturated |t| > 0.97), so a saturated layer reads as two dark bars and never hides under the
+    frame lines, which sit in the gaps. Bands and gaps keep their width in pixels at any plot width.
+    """
+
+    image: np.ndarray  # (layers, columns) in [0, 1]
+    x0: float
+    x1: float
+    frame: tuple[float, float]  # x of the left and right frame lines (in the gaps)
+    bands: tuple[float, float]  # x of the left and right band centres
+
+
+def banded_image(
+    hist: np.ndarray,
+    under: np.ndarray,
+    over: np.ndarray,
+    spec: HistSpec,
+    px: float,
+    edge_bins: int = 0,
+    band_px: float = 9.0,
+    gap_px: float = 5.0,
+) -> BandedImage:
+    """Rows of a (layers, bins) histogram, each scaled to its own peak, on a sqrt colour scale,
+    pooled (max) to the plot's ``px`` pixels so a one-bin spike stays visible, bands outside."""
+    hist = np.nan_to_num(np.asarray(hist, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    left = np.nan_to_num(np.asarray(under, dtype=np.float64), nan=0.0)
+    right = np.nan_to_num(np.asarray(over, dtype=np.float64), nan=0.0)
+    bins = hist.shape[1]
+    # each row against its own peak: its fullest bin or off-scale count (the darkest colour)
+    peak = np.maximum(np.maximum(hist.max(axis=1, initial=0.0), left), right)[:, None]
+    if edge_bins > 0:  # the mass at the bounds, against the same peak (a pile-up: the darkest)
+        left = left + hist[:, :edge_bins].sum(axis=1)
+        right = right + hist[:, bins - edge_bins :].sum(axis=1)
+    peak[~(peak > 0) | ~np.isfinite(peak)] = np.inf  # empty rows draw white
+    core = np.sqrt(np.clip(hist / peak, 0.0, 1.0))
+    w = (spec.hi - spec.lo) / bins
+    core_px = px - 2 * (band_px + gap_px) if px > 0 else float(bins)
+    core_px = max(core_px, 8.0)
+    core, hi_edge = pool_columns(core, spec.lo, spec.hi, core_px)
+    cw = (hi_edge - spec.lo) / core.shape[1]
+    if core.shape[1] < bins or core_px / bins < 2:
+        # under 2 px per bin a one-bin spike (a collapsed layer) is a hairline: widen peaks by a column
+        padded = np.pad(core, ((0, 0), (1, 1)))
+        core = np.maximum(core, np.maximum(padded[:, :-2], padded[:, 2:]))
+    per_px = (spec.hi - spec.lo) / core_px  # data units per pixel
+    band_cols = max(1, int(round(band_px * per_px / cw)))
+    gap_cols = max(1, int(round(gap_px * per_px / cw)))
+    depth = hist.shape[0]
+    left_band = np.repeat(np.sqrt(np.clip(left[:, None] / peak, 0.0, 1.0)), band_cols, axis=1)
+    right_band = np.repeat(np.sqrt(np.clip(right[:, None] / peak, 0.0, 1.0)), band_cols, axis=1)
+    gap = np.zeros((depth, gap_cols))
+    image = np.concatenate([left_band, gap, core, gap, right_band], axis=1)
+    x0 = spec.lo - (band_cols + gap_cols) * cw
+    x1 = hi_edge + (band_cols + gap_cols) * cw
+    frame = (spec.lo - gap_cols * cw / 2, hi_edge + gap_cols * cw / 2)
+    bands = (x0 + band_cols * cw / 2, x1 - band_cols * cw / 2)
+    return BandedImage(image, x0, x1, frame, bands)
 
 
 def value_ticks(

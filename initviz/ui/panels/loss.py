@@ -9,6 +9,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from initviz.ui import theme
+from initviz.ui.panels.axes import axis_items
 from initviz.ui.panels.base import CursorLines, Frame, Panel, PathCurve, fmt, half_decades, step_axis_range
 from initviz.ui.text import name_html, plain_html
 
@@ -28,12 +29,12 @@ class LossView(pg.GraphicsLayoutWidget):
     def __init__(self, parent: Optional[QtWidgets.QWidget] = None, *, accuracy_height: float = 1.0, legend: bool = True) -> None:
         """``legend``: False in a compact view whose neighbours name the lanes (the Overview)."""
         super().__init__(parent)
-        self.loss_plot = self.addPlot(row=0, col=0)
+        self.loss_plot = self.addPlot(row=0, col=0, axisItems=axis_items())
         self.loss_plot.setTitle("training loss", size="10pt")
         self.loss_plot.setLogMode(y=True)
         self.loss_plot.getAxis("left").enableAutoSIPrefix(False)
         self.loss_plot.setLabel("left", "loss")
-        self.acc_plot = self.addPlot(row=1, col=0)
+        self.acc_plot = self.addPlot(row=1, col=0, axisItems=axis_items())
         self.acc_plot.setTitle("accuracy", size="10pt")
         self.acc_plot.setLabel("bottom", "step")
         self.acc_plot.setLabel("left", "accuracy")
@@ -59,6 +60,8 @@ class LossView(pg.GraphicsLayoutWidget):
         self.loss_curves: list[PathCurve] = []
         self.acc_curves: list[PathCurve] = []
         self.test_points: list[PathCurve] = []
+        # a dot per lane at the step on screen: step 0 (one record, no line yet) still shows the loss
+        self.now_points: list[PathCurve] = []
         self._y_range: tuple = ()
         self.cursors = CursorLines([self.loss_plot, self.acc_plot])
         self._x_range = (np.nan, np.nan)
@@ -86,7 +89,9 @@ class LossView(pg.GraphicsLayoutWidget):
             for plot, items in ((self.loss_plot, self.loss_curves), (self.acc_plot, self.acc_curves + self.test_points)):
                 for item in items:
                     plot.removeItem(item)
-            for items in (self.loss_curves, self.acc_curves, self.test_points):
+            for k, item in enumerate(self.now_points):  # loss dot, accuracy dot, per lane
+                (self.acc_plot if k % 2 else self.loss_plot).removeItem(item)
+            for items in (self.loss_curves, self.acc_curves, self.test_points, self.now_points):
                 items.clear()  # in place: LossPanel holds these lists too
             self._set_legends(frame)
         self._lanes_key = key
@@ -101,6 +106,11 @@ class LossView(pg.GraphicsLayoutWidget):
             ):
                 plot.addItem(item)
                 items.append(item)
+            for plot in (self.loss_plot, self.acc_plot):
+                dot = PathCurve(pg.mkPen(lane.colour, width=6), log_y=plot is self.loss_plot, dots=True)
+                dot.setZValue(10)
+                plot.addItem(dot)
+                self.now_points.append(dot)
         losses = []
         for n in range(len(frame.lanes)):
             steps, loss = frame.series(n, "loss", MAX_POINTS)
@@ -110,6 +120,9 @@ class LossView(pg.GraphicsLayoutWidget):
             self.acc_curves[n].set_line(steps, acc)
             ok = np.isfinite(test)
             self.test_points[n].set_line(steps[ok], test[ok])
+            rec = frame.lanes[n].record
+            self.now_points[2 * n].set_line(np.array([float(rec.step)]), np.array([rec.loss]))
+            self.now_points[2 * n + 1].set_line(np.array([float(rec.step)]), np.array([rec.accuracy]))
             losses.append(loss)
         self.cursors.update(frame)
         # the loss axis in half decades around every lane's finite losses (rebuilt only on a change)

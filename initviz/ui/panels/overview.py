@@ -37,7 +37,10 @@ class OverviewPanel(Panel):
         self.std_plot.plotItem.setTitle("activation std per layer: measured vs predicted at init", size="10pt")
         self.loss_view = LossView(accuracy_height=0.6, legend=False)  # the heatmaps above name the lanes
         self.readout = QtWidgets.QLabel()
-        split, _, _ = quad_splitter(self.heatmaps, self.grad_plot, self.std_plot, self.loss_view)
+        split, top, _ = quad_splitter(self.heatmaps, self.grad_plot, self.std_plot, self.loss_view)
+        # up to four heatmaps side by side share the top-left cell: it gets three fifths of the width
+        top.setStretchFactor(0, 3)
+        top.setStretchFactor(1, 2)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.readout)

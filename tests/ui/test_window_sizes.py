@@ -1,0 +1,72 @@
+"""The window from 1024x700 to 2560x1440: plots shrink or scroll, never get cut.
+
+For every tab and size: each plot's data rectangle lies inside its view, each view is fully visible
+in the window unless it sits in a scroll area (the histogram grid), and no data rectangle is smaller
+than a readable minimum.
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+import pytest
+from PySide6 import QtCore, QtWidgets
+
+from test_glance import LANES
+
+SIZES = [(1024, 700, 1.0), (1280, 720, 1.0), (1600, 1000, 1.0), (2560, 1440, 1.0), (2560, 1440, 2.0)]
+MIN_W, MIN_H = 50, 36  # px of a plot's data area: still readable
+
+
+def in_scroll_area(widget: QtWidgets.QWidget) -> bool:
+    w = widget.parentWidget()
+    while w is not None:
+        if isinstance(w, QtWidgets.QScrollArea):
+            return True
+        w = w.parentWidget()
+    return False
+
+
+def layout_problems(window, panel) -> list[str]:
+    problems = []
+    central = window.centralWidget()
+    for view in panel.findChildren(pg.GraphicsView):
+        if not view.isVisible() or view.width() < 2:
+            continue
+        scrolled = in_scroll_area(view)
+        name = f"{type(panel).__name__}/{type(view).__name__}"
+        if not scrolled:
+            top_left = view.mapTo(central, QtCore.QPoint(0, 0))
+            rect = QtCore.QRect(top_left, view.size())
+            if not central.rect().adjusted(-1, -1, 1, 1).contains(rect):
+                problems.append(f"{name} at {rect.getRect()} is cut by the window {central.rect().getRect()}")
+        viewport = view.viewport().rect().adjusted(-2, -2, 2, 2)
+        for item in view.scene().items():
+            if not isinstance(item, pg.ViewBox) or not item.isVisible() or isinstance(item.parentItem(), pg.ColorBarItem):
+                continue
+            box = view.mapFromScene(item.sceneBoundingRect()).boundingRect()
+            if not viewport.contains(box):
+                problems.append(f"{name}: a plot's data area {box.getRect()} is cut by its view {viewport.getRect()}")
+            elif box.width() < MIN_W or box.height() < MIN_H:
+                if not scrolled or box.height() < 20:
+                    problems.append(f"{name}: a plot's data area {box.width()}x{box.height()} is too small")
+    return problems
+
+
+@pytest.mark.parametrize("size,zoom", [(s[:2], s[2]) for s in SIZES], ids=[f"{w}x{h}@{z:g}" for w, h, z in SIZES])
+def test_every_tab_fits_the_window(qtbot, open_window, size, zoom):
+    window = open_window(LANES[0], size=size, tab="overview", lanes=LANES)
+    window.zoom.set_factor(zoom)
+    problems = []
+    try:
+        window.controller.step(2)
+        qtbot.waitUntil(lambda: window.shown_record.step == 2, timeout=30_000)
+        for i in range(window.tabs.count()):
+            window.tabs.setCurrentIndex(i)
+            qtbot.wait(60)
+            window.redraw()
+            QtWidgets.QApplication.processEvents()
+            problems += [f"{size}@{zoom} tab {window.tabs.tabText(i)}: {p}" for p in layout_problems(window, window.tabs.widget(i))]
+    finally:
+        window.zoom.reset()  # the application font is shared by every test
+    print("\n".join(problems))
+    assert problems == []
