@@ -117,6 +117,13 @@ class Open:
 
 
 @dataclass(frozen=True)
+class Pictures:
+    """Compute per-unit pictures of hidden layer ``layer`` (1-based) while it is not None (Neurons tab)."""
+
+    layer: Optional[int]
+
+
+@dataclass(frozen=True)
 class Grids:
     """Compute decision boundaries (a forward pass per lane) only while ``on``."""
 
@@ -191,6 +198,9 @@ class Engine:
         self.last_grid = -1e9
         self.grid_cost = 0.0  # seconds the last computation of every lane's grid took
         self.want_grids = False  # the decision boundary costs a forward pass per lane: only while shown
+        self.picture_layer: Optional[int] = None  # the Neurons tab's layer while it is shown
+        self.pictures: tuple[Any, ...] = ()
+        self.last_pictures = -1e9
         self.notice: Optional[Notice] = None
         self.notices = 0
         self.playing = False
@@ -222,6 +232,7 @@ class Engine:
         self.build += 1
         self.last_grid = -1e9
         self.grids = None  # the old network's boundary must not be shown for the new one
+        self.pictures, self.last_pictures = (), -1e9
         self.playing = False
         self.pending = 0
         self.stamps.clear()
@@ -248,6 +259,7 @@ class Engine:
             self.grids,
             version=self.version,
             build=self.build,
+            unit_pictures=self.pictures,
             playing=self.playing,
             pending_steps=self.pending,
             steps_per_second=sps,
@@ -268,6 +280,15 @@ class Engine:
                 self.error = f"Could not compute the decision boundary: {describe_failure(exc)}"
             self.last_grid = self.clock()
             self.grid_cost = self.last_grid - now
+        if self.picture_layer is not None and (not self.running or now - self.last_pictures >= wait):
+            from initviz.engine.pictures import unit_pictures
+
+            try:
+                self.pictures = tuple(unit_pictures(t, self.picture_layer) for t in self.lanes.trainers)
+            except Exception as exc:  # noqa: BLE001 - a picture must not stop training
+                self.pictures = ()
+                self.error = f"Could not compute the unit pictures: {describe_failure(exc)}"
+            self.last_pictures = self.clock()
         self.last_publish = now
         state = self.snapshot()
         self.mailbox.put(state)
@@ -308,6 +329,9 @@ class Engine:
                 raise ValueError(f"cannot train {n} steps")
             self.playing = False
             self.pending += n
+        elif isinstance(cmd, Pictures):
+            self.picture_layer = None if cmd.layer is None else int(cmd.layer)
+            self.last_pictures = -1e9
         elif isinstance(cmd, Grids):
             self.want_grids = bool(cmd.on)
             self.last_grid = -1e9

@@ -121,6 +121,7 @@ class Snapshot:
     error: Optional[str] = None  # a command the engine refused; the run goes on unchanged
     notice: Optional[Notice] = None  # the answer to the last command that gives one
     has_grids: bool = False  # decision grids were computed for these lanes (each may still be None)
+    unit_pictures: tuple = ()  # per lane: engine.pictures.UnitPictures of the asked layer, or None (Neurons tab)
 
     # --- lane 0, for single-run readers -------------------------------------------------------
     @property

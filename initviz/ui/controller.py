@@ -77,6 +77,7 @@ class Controller(QtCore.QObject):
         self.playing = False
         self.speed: Optional[float] = None
         self.want_grids = False
+        self.picture_layer: Optional[int] = None  # the Neurons tab's layer while shown
         self._inbox: "queue.Queue[Any]" = queue.Queue()
         self._mailbox = Mailbox()
         self._done = threading.Event()
@@ -115,6 +116,8 @@ class Controller(QtCore.QObject):
             self._inbox.put(cmds.Speed(self.speed))
         if self.want_grids:
             self._inbox.put(cmds.Grids(True))
+        if self.picture_layer is not None:
+            self._inbox.put(cmds.Pictures(self.picture_layer))
         worker = EngineWorker(engine_loop, self.config, self._inbox, self._mailbox, self._done, self.torch_threads)
         worker.errored.connect(self._on_error)
         self._worker = worker
@@ -232,6 +235,12 @@ class Controller(QtCore.QObject):
         if on != self.want_grids:
             self.want_grids = on
             self.send(cmds.Grids(on))
+
+    def set_picture_layer(self, layer: Optional[int]) -> None:
+        """Compute per-unit pictures of hidden ``layer`` (None: stop) only while the Neurons tab shows."""
+        if layer != self.picture_layer:
+            self.picture_layer = layer
+            self.send(cmds.Pictures(layer))
 
     def save_run(self, path: str) -> None:
         """Ask the worker to write every lane to ``path`` (answer: Snapshot.notice)."""

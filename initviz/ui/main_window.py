@@ -76,6 +76,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.tabs.addTab(p, spec.title.replace("&", "&&"))
             self.tabs.setTabToolTip(n, QtGui.QTextDocumentFragment.fromHtml(p.help_text).toPlainText() + f"\n(Ctrl+{n + 1})")
         self.tabs.currentChanged.connect(self._tab_changed)
+        self.panel("neurons").layer_changed.connect(self._ask_pictures)
 
         self.banner = DiagnosisBanner()
         self.timeline = Timeline()
@@ -271,6 +272,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def start_engine(self) -> None:
         """Start the worker: it imports torch and builds the network off the GUI thread."""
         self.controller.want_grids = self.tabs.currentWidget() is self.boundary
+        neurons = self.panel("neurons")
+        self.controller.picture_layer = neurons.layer if self.tabs.currentWidget() is neurons else None
         self.controller.start()
 
     def toggle_play(self) -> None:
@@ -472,8 +475,14 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.state is not None:
             self._draw()
 
+    def _ask_pictures(self, *_: object) -> None:
+        """Per-unit pictures cost a forward pass per lane: asked for only while the Neurons tab shows."""
+        neurons = self.panel("neurons")
+        self.controller.set_picture_layer(neurons.layer if self.tabs.currentWidget() is neurons else None)
+
     def _tab_changed(self, _: int) -> None:
         self.controller.set_want_grids(self.tabs.currentWidget() is self.boundary)
+        self._ask_pictures()
         self.redraw()
 
     def scrub_to(self, step: int) -> None:

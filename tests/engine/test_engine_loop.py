@@ -256,3 +256,19 @@ def test_the_atomic_byte_writer_leaves_no_half_file(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         atomic_write_bytes(target, b"second")
     assert target.read_bytes() == b"first" and sorted(p.name for p in tmp_path.iterdir()) == ["slide.png"]
+
+
+def test_unit_pictures_only_while_asked_and_for_the_asked_layer() -> None:
+    """The Neurons tab's pictures: computed per lane for the asked layer, dropped when the tab hides."""
+    from initviz.engine import loop as L
+    from initviz.engine.config import InitSpec, RunConfig
+
+    cfg = RunConfig(depth=3, width=8, batch_size=16, dataset="moons", init=InitSpec("xavier_normal"))
+    engine = L.Engine(cfg, L.Mailbox())
+    assert engine.publish().unit_pictures == ()
+    engine.run_commands([L.Pictures(2)])
+    pics = engine.mailbox.peek().unit_pictures
+    assert len(pics) == 1 and pics[0] is not None and pics[0].layer == 2
+    engine.run_commands([L.Pictures(None)])
+    engine.run_commands([L.Reset()])
+    assert engine.mailbox.peek().unit_pictures == ()

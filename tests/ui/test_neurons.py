@@ -52,3 +52,18 @@ def test_scrubbing_shows_the_pictures_at_or_before_the_step() -> None:
     b = unit_pictures(t, 1)
     log = [(0, (a,)), (5, (b,))]
     assert pictures_at(log, 3) == (a,) and pictures_at(log, 9) == (b,) and pictures_at(log, -1) == ()
+
+
+def test_the_window_shows_pictures_while_the_neurons_tab_is_open(open_window, qtbot) -> None:
+    """The worker computes the pictures only while the tab shows, for the layer the panel asks."""
+    from initviz.engine.config import InitSpec as Spec
+
+    lanes = [RunConfig(depth=3, width=8, batch_size=16, dataset="moons", init=Spec(s)) for s in ("zeros", "xavier_normal")]
+    window = open_window(lanes[0], tab="neurons", lanes=lanes)
+    panel = window.panel("neurons")
+    qtbot.waitUntil(lambda: window.state is not None and len(window.state.unit_pictures) == 2, timeout=20000)
+    assert [p.identical for p in window.state.unit_pictures] == [True, False]
+    panel.layer_box.setValue(2)
+    qtbot.waitUntil(lambda: all(p.layer == 2 for p in window.state.unit_pictures), timeout=20000)
+    window.tabs.setCurrentWidget(window.panel("loss"))
+    assert window.controller.picture_layer is None

@@ -93,8 +93,12 @@ class Frame:
         if grids and len(keep) < len(snapshot.lanes):
             grids = tuple(grids[i] for i in keep)
             grid_history = tuple((s, tuple(g[i] for i in keep if i < len(g))) for s, g in grid_history)
+        pictures = snapshot.unit_pictures
+        if pictures and len(keep) < len(snapshot.lanes):
+            pictures = tuple(pictures[i] for i in keep if i < len(pictures))
         names = [lane.name for lane in lanes]
         return cls(
+            unit_pictures=pictures,
             lanes=lanes,
             cursor_step=None if cursor_step is None else lanes[0].record.step,
             moving=cursor_step is None and (snapshot.playing or snapshot.pending_steps > 0),
