@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -21,6 +22,7 @@ from initviz.ui.panels.experiment import ExperimentPanel
 from initviz.ui.panels.timeline import Timeline
 from initviz.ui.text import elide, plain_html
 
+APP_TITLE = "initviz: what weight initialisation does to every layer"
 SPEEDS: tuple[tuple[str, Optional[float]], ...] = (
     ("1 step/s", 1.0),
     ("3 steps/s", 3.0),
@@ -46,7 +48,7 @@ class MainWindow(QtWidgets.QMainWindow):
     ) -> None:
         """``config`` alone: one lane. ``lanes`` (and ``names``): runs side by side, in lockstep."""
         super().__init__()
-        self.setWindowTitle("initviz: what weight initialisation does to every layer")
+        self.setWindowTitle(APP_TITLE)
         self.resize(1600, 1000)
         spec = (list(lanes), list(names) if names is not None else None) if lanes else config
         self.controller = Controller(spec, self, torch_threads=torch_threads)
@@ -355,11 +357,13 @@ class MainWindow(QtWidgets.QMainWindow):
     def save_run_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save run", "run.initviz", self.RUN_FILTER)
         if path:
+            self._run_path = path
             self.controller.save_run(path)
 
     def open_run_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open run", "", self.RUN_FILTER)
         if path:
+            self._run_path = path
             self.controller.open_run(path)
 
     def _show_notice(self, notice: tuple[int, str, str]) -> None:
@@ -372,6 +376,8 @@ class MainWindow(QtWidgets.QMainWindow):
         else:
             if kind == "opened":  # a saved run is not the scenario that was chosen before
                 self.experiment.forget_scenario()
+            if kind in ("opened", "saved") and getattr(self, "_run_path", None):
+                self.setWindowTitle(f"{Path(self._run_path).name} — {APP_TITLE}")  # the file this run is in
             self.statusBar().showMessage(text, 8000)
 
     def _playing_changed(self, playing: bool) -> None:

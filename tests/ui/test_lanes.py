@@ -96,6 +96,7 @@ def test_save_then_open_restores_the_lanes(qtbot, lanes_window, tmp_path, monkey
     window.save_action.trigger()
     qtbot.waitUntil(lambda: window.state.notice is not None and window.state.notice[1] == "saved", timeout=20_000)
     assert path.exists() and not boxes
+    qtbot.waitUntil(lambda: window.windowTitle().startswith("two.initviz — "), timeout=5_000)  # the file it is in
     # train on, then open the saved file: the lanes go back to step 6 with the same records
     window.step_action.trigger()
     qtbot.waitUntil(lambda: _steps(window) == [7, 7], timeout=20_000)
