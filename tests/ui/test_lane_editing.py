@@ -40,8 +40,8 @@ def test_apply_changes_the_selected_lane_and_keeps_the_others(qtbot, open_window
     assert [window.state.names[i] for i in (0, 2, 3)] == [names[i] for i in (0, 2, 3)]
     # the fields still show lane 2 (renamed after its new init); the info line names it
     assert panel.selected_lane == 1 and panel.fields["init.std"].value() == 0.5
-    qtbot.waitUntil(lambda: window.loss.readout.text().startswith(window.state.names[1]), timeout=5_000)
-    qtbot.waitUntil(lambda: f"Lane 2 ({window.state.names[1]})" in window.statusBar().currentMessage(), timeout=5_000)
+    qtbot.waitUntil(lambda: window.loss.readout.text().startswith(window.state.names[1]), timeout=20_000)
+    qtbot.waitUntil(lambda: f"Lane 2 ({window.state.names[1]})" in window.statusBar().currentMessage(), timeout=20_000)
     # a setting every lane shares (depth) goes to all lanes
     panel.fields["depth"].editor.setValue(2)
     _click(qtbot, panel.apply_button)

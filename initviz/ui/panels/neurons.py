@@ -22,7 +22,8 @@ NEURONS_HELP = (
     "plane, one small picture per unit (the first 16), one row per lane. Blue = negative, white = 0, "
     "red = positive, one colour scale per lane.<br><b>Symmetry</b>: under a zeros or constant init "
     "every unit draws the same picture (they can never learn different features); under a random init "
-    "each draws its own. <b>Dead / vanished</b>: blank pictures."
+    "each draws its own. <b>Dead / vanished</b>: blank pictures.<br><b>Healthy</b>: every unit draws "
+    "a different picture with visible structure (a random init broke the symmetry)."
 )
 GAP = 3  # px between pictures in a row (in picture pixels)
 _NEG = np.array([33, 102, 172], dtype=np.float64)
