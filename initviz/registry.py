@@ -54,6 +54,8 @@ PANELS: tuple[PanelSpec, ...] = (
               "training loss, batch and test accuracy"),
     PanelSpec("boundary", "Decision boundary", "initviz.ui.panels.boundary:BoundaryPanel",
               "each lane's predicted class over the 2-D input plane", frozenset({NEEDS_2D})),
+    PanelSpec("phase", "Phase diagram", "initviz.ui.panels.phase:PhasePanel",
+              "trainability over weight variance x depth from a sweep, with the critical line and 6 xi_c"),
 )  # fmt: skip
 
 
