@@ -119,7 +119,10 @@ def command(args: argparse.Namespace) -> int:
     else:
         sweep = Sweep(spec, cache=out / "cells")
         client = None
-        if args.scheduler:
+        executor: Any = None
+        if not sweep.missing():
+            pass  # every cell cached: no workers to start
+        elif args.scheduler:
             from initviz.engine.sweep import dask_executor
 
             try:
@@ -152,7 +155,7 @@ def command(args: argparse.Namespace) -> int:
         finally:
             if client is not None:
                 client.close()
-            else:
+            elif executor is not None:
                 executor.shutdown(wait=False, cancel_futures=True)
     written = [_write(out / "sweep.json", result.to_json(theory).encode()), _write(out / "sweep.csv", cells_csv(result).encode())]
     if formats:

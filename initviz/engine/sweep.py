@@ -348,6 +348,12 @@ class Sweep:
             out.append((cell_key(cfg, self.spec.steps), cfg.to_json(), w, b))
         return out
 
+    def missing(self) -> int:
+        """How many cells the cache does not hold yet (all of them without a cache)."""
+        if self.cache is None:
+            return self.total
+        return sum(self.cache.get(key) is None for key, *_ in self.jobs())
+
     def results(self, executor: Optional[cf.Executor] = None, max_in_flight: Optional[int] = None) -> Iterator[CellResult]:
         """Every cell's result, cached ones first, the others as they finish (not in grid order).
 

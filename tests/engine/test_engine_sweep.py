@@ -141,3 +141,17 @@ def test_a_dask_local_cluster_runs_a_2x2_sweep() -> None:
             result = Sweep(TINY).run(client.get_executor(pure=False))
     torch.set_num_threads(1)
     assert sorted((c.key, c.test_accuracy, c.loss) for c in result.cells) == here
+
+
+def test_the_order_to_chaos_scenario_says_what_theory_and_the_network_do() -> None:
+    from initviz.engine.scenarios import get_scenario
+
+    sc = get_scenario("order_to_chaos")
+    sigma_w2 = [round(c.init.std**2 * c.width, 3) for c in sc.lane_configs]
+    assert sigma_w2 == [0.6, 1.76, 20.0]
+    assert sc.config.bias_std**2 == pytest.approx(0.05, rel=1e-6)
+    six = phase.six_xi_c("tanh", np.array(sigma_w2), 0.05)
+    assert six[0] == pytest.approx(9, abs=0.5) and six[2] == pytest.approx(21, abs=0.5) and six[1] > 1000
+    assert all(s < sc.config.depth for s in (six[0], six[2]))  # past 6 xi_c: ordered and chaotic lanes
+    ratios = [run_cell(c.to_json(), 0, w, 0.05, torch_threads=0)["grad_ratio"] for c, w in zip(sc.lane_configs, sigma_w2)]
+    assert 1e-5 < ratios[0] < 1e-3 and 0.2 < ratios[1] < 5 and 1e5 < ratios[2] < 1e7  # the look_for text
