@@ -224,12 +224,13 @@ def fixed_point(activation: str, sigma_w2: ArrayLike, sigma_b2: ArrayLike, tol: 
             slope = _length_slope(activation, wa, qa)
             with np.errstate(divide="ignore", invalid="ignore"):
                 newton = qa - (plain - qa) / (slope - 1.0)
-            ok = np.isfinite(newton) & (newton > 0) & (slope < 1.0)
-            nq = np.where(ok, newton, plain)
+            ok = np.isfinite(newton) & (newton >= 0) & (slope < 1.0)
+            nq = np.where(ok, np.maximum(newton, 0.0), plain)
         done = (np.abs(nq - qa) <= tol * np.maximum(nq, 1e-300)) | (nq > MAX_Q) | (nq < 1e-200)
         q[idx] = nq
         active[idx[done]] = False
-    q[active] = np.inf  # never settled: treated as no fixed point
+    # never settled in 3000 steps: growing counts as no fixed point, shrinking as the fixed point 0
+    q[active] = np.where(q[active] > 1.0, np.inf, np.where(q[active] < 1e-6, 0.0, q[active]))
     q = np.where(q > MAX_Q, np.inf, np.where(q < 1e-200, 0.0, q)).reshape(shape)
     return _as_output(q, sigma_w2, sigma_b2)
 
@@ -240,9 +241,10 @@ def _grid(sigma_w2: ArrayLike, sigma_b2: ArrayLike) -> tuple[np.ndarray, np.ndar
 
 
 def _chi1_at(activation: str, w: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """chi_1 at q; at q* = 0 its limit q -> 0+ (ReLU's slope at a vanishing signal is still w/2)."""
     out = np.full(q.shape, np.nan)
     ok = np.isfinite(q)
-    out[ok] = w[ok] * gaussian_mean(lambda u: phi(activation, u, 1) ** 2, q[ok])
+    out[ok] = w[ok] * gaussian_mean(lambda u: phi(activation, u, 1) ** 2, np.maximum(q[ok], 1e-200))
     return out
 
 
@@ -266,6 +268,28 @@ def correlation_map(activation: str, sigma_w2: ArrayLike, sigma_b2: ArrayLike, c
     return 1.0 - correlation_gap(activation, sigma_w2, q, c)
 
 
+def _illinois(f: Callable[[np.ndarray], np.ndarray], a: np.ndarray, b: np.ndarray, iterations: int) -> np.ndarray:
+    """Roots of f (vectorised) bracketed by [a, b], f(a) > 0 >= f(b) or the reverse: the Illinois
+    variant of regula falsi (superlinear), with a bisection step whenever the secant leaves the bracket."""
+    fa, fb = f(a), f(b)
+    at_a = np.abs(fa) <= 1e-14  # a root on the bracket's edge: keep it (b is the answer)
+    a, b, fa, fb = np.where(at_a, b, a), np.where(at_a, a, b), np.where(at_a, fb, fa), np.where(at_a, fa, fb)
+    for _ in range(iterations):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = b - fb * (b - a) / (fb - fa)
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        bad = ~np.isfinite(x) | (x <= lo) | (x >= hi)
+        x = np.where(bad, 0.5 * (a + b), x)
+        x = np.where(np.abs(fb) <= 1e-14, b, x)  # converged: stays
+        fx = f(x)
+        flip = np.sign(fx) != np.sign(fb)
+        a, fa = np.where(flip, b, a), np.where(flip, fb, fa * np.where(bad, 1.0, 0.5))
+        b, fb = x, fx
+        if np.all((np.abs(fb) <= 1e-14) | (np.abs(b - a) <= 1e-13 * np.maximum(np.abs(b), 1.0))):
+            break
+    return b
+
+
 def _c_star(activation: str, w: np.ndarray, q: np.ndarray, x1: np.ndarray, iterations: int) -> np.ndarray:
     c_star = np.ones(w.shape)
     chaotic = np.isfinite(q) & (q > 0) & (x1 > 1.0)
@@ -274,13 +298,12 @@ def _c_star(activation: str, w: np.ndarray, q: np.ndarray, x1: np.ndarray, itera
         lo = np.full(wc.shape, math.log(1e-12))  # log(1 - c): the gap grows here
         hi = np.zeros(wc.shape)  # c = 0: 1 - c_{l+1} = 1 - b / q <= 1, so the gap does not grow
         small = correlation_gap(activation, wc, qc, 1.0 - np.exp(lo)) <= np.exp(lo)
-        for _ in range(iterations):
-            mid = 0.5 * (lo + hi)
-            d = np.exp(mid)
-            grows = correlation_gap(activation, wc, qc, 1.0 - d) > d
-            lo = np.where(grows, mid, lo)
-            hi = np.where(grows, hi, mid)
-        c_chaotic = 1.0 - np.exp(0.5 * (lo + hi))
+
+        def excess(x: np.ndarray) -> np.ndarray:  # > 0 where the gap grows (x below log(1 - c*))
+            d = np.exp(x)
+            return correlation_gap(activation, wc, qc, 1.0 - d) / d - 1.0
+
+        c_chaotic = 1.0 - np.exp(_illinois(excess, lo, hi, iterations))
         c_chaotic[small] = 1.0  # chi_1 within ~1e-12 of 1: c* indistinguishable from 1
         c_star[chaotic] = c_chaotic
     c_star[~np.isfinite(q)] = np.nan
@@ -288,12 +311,12 @@ def _c_star(activation: str, w: np.ndarray, q: np.ndarray, x1: np.ndarray, itera
 
 
 def correlation_fixed_point(
-    activation: str, sigma_w2: ArrayLike, sigma_b2: ArrayLike, iterations: int = 48
+    activation: str, sigma_w2: ArrayLike, sigma_b2: ArrayLike, iterations: int = 40
 ) -> ArrayLike:
     """c*: 1 in the ordered phase; in the chaotic phase the stable fixed point below 1.
 
-    Bisection on log(1 - c) between 1e-12 and 1 (c = 0): below c* the gap grows by about chi_1 per
-    layer (1 - c_{l+1} > 1 - c_l), above it it shrinks. 48 halvings: 1 - c* to ~1e-13 relative.
+    A bracketing root search on log(1 - c) between 1e-12 and 1 (c = 0): below c* the gap grows by
+    about chi_1 per layer (1 - c_{l+1} > 1 - c_l), above it it shrinks.
     """
     w, b = _grid(sigma_w2, sigma_b2)
     q = np.asarray(fixed_point(activation, w, b))
@@ -332,14 +355,14 @@ def phase_points(activation: str, sigma_w2: ArrayLike, sigma_b2: ArrayLike) -> P
     w, b = _grid(sigma_w2, sigma_b2)
     q = np.asarray(fixed_point(activation, w, b), dtype=np.float64)
     x1 = _chi1_at(activation, w, q)
-    c = _c_star(activation, w, q, x1, 48)
+    c = _c_star(activation, w, q, x1, 40)
     xc = x1.copy()
     below = np.isfinite(c) & (c < 1.0)
     if below.any():
         xc[below] = w[below] * pair_mean(lambda u1, u2: phi(activation, u1, 1) * phi(activation, u2, 1), q[below], c[below])
     rate_q = np.full(w.shape, np.nan)
     ok = np.isfinite(q)
-    rate_q[ok] = _length_slope(activation, w[ok], q[ok])  # chi_1 + sigma_w2 E[phi'' phi]
+    rate_q[ok] = _length_slope(activation, w[ok], np.maximum(q[ok], 1e-200))  # chi_1 + sigma_w2 E[phi'' phi]
     return PhasePoints(w, b, q, x1, c, xc, _depth(rate_q), _depth(xc))
 
 
@@ -357,7 +380,7 @@ def depth_scales(activation: str, sigma_w2: ArrayLike, sigma_b2: ArrayLike) -> t
 def critical_sigma_w2(activation: str, sigma_b2: ArrayLike, lo: float = 1e-3, hi: float = 1e3) -> ArrayLike:
     """The weight variance where chi_1 = 1 at q* (the order-to-chaos line) for each sigma_b2.
 
-    Bisection on log(sigma_w2) in [lo, hi] to ~1e-12 relative; NaN where chi_1 stays on one side
+    A bracketing root search on log(sigma_w2) in [lo, hi]; NaN where chi_1 stays on one side
     of 1 in that range. No fixed point (the length map runs away) counts as the chaotic side.
     """
     b = np.asarray(sigma_b2, dtype=np.float64)
@@ -365,16 +388,13 @@ def critical_sigma_w2(activation: str, sigma_b2: ArrayLike, lo: float = 1e-3, hi
     a = np.full(flat.shape, math.log(lo))
     z = np.full(flat.shape, math.log(hi))
 
-    def above(log_w: np.ndarray) -> np.ndarray:
-        return ~(np.asarray(chi1(activation, np.exp(log_w), flat)) <= 1.0)
+    def excess(log_w: np.ndarray) -> np.ndarray:
+        x = np.asarray(chi1(activation, np.exp(log_w), flat), dtype=np.float64)
+        return np.where(np.isfinite(x), x - 1.0, 1.0)  # no fixed point: the exploding side
 
-    valid = ~above(a) & above(z)
-    for _ in range(44):
-        mid = 0.5 * (a + z)
-        up = above(mid)
-        z = np.where(up, mid, z)
-        a = np.where(up, a, mid)
-    out = np.where(valid, np.exp(0.5 * (a + z)), np.nan).reshape(b.shape)
+    valid = (excess(a) <= 0) & (excess(z) > 0)
+    root = _illinois(excess, a, z, 60)
+    out = np.where(valid, np.exp(root), np.nan).reshape(b.shape)
     return _as_output(out, sigma_b2)
 
 

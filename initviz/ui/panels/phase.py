@@ -205,11 +205,11 @@ class PhasePanel(Panel):
         self.theory = theory
         self.redraw_result()
 
-    def _theory_for(self, activation: str, sigma_w2: tuple, sigma_b2: float) -> SweepTheory:
+    def _theory_for(self, activation: str, sigma_w2: tuple, sigma_b2: float, curve_points: int = 48) -> SweepTheory:
         key = (activation, tuple(sigma_w2), float(sigma_b2))
         hit = self._theory_cache.get(key)
         if hit is None:
-            hit = self._theory_cache[key] = sweep_theory(activation, sigma_w2, sigma_b2)
+            hit = self._theory_cache[key] = sweep_theory(activation, sigma_w2, sigma_b2, curve_points)
         return hit
 
     def export_state(self, other: "PhasePanel") -> None:
@@ -234,7 +234,7 @@ class PhasePanel(Panel):
         if self.result is None:
             c = frame.main.config
             grid = np.round(np.linspace(0.5, 4.0, 12), 6)
-            th = self._theory_for(c.activation, tuple(float(v) for v in grid), float(c.bias_std) ** 2)
+            th = self._theory_for(c.activation, tuple(float(v) for v in grid), float(c.bias_std) ** 2, curve_points=24)
             self.theory = th
             top = max(30.0, 1.3 * max((p[1] for p in points), default=0.0))
             self.view.set_cells(np.full((1, 1), np.nan), np.array([1.0]), np.array([1.0]), np.zeros((1, 1), bool))
