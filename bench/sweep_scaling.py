@@ -41,7 +41,9 @@ def measure(name: str, make, n: int, spec: SweepSpec) -> tuple[float, float]:
         rate = len(result.cells) / (time.perf_counter() - t1)
     finally:
         close()
-    print(f"{name:<28} {rate:6.2f} cells/s   (start-up {startup:4.1f} s)", flush=True)
+    # a cell's own wall time inside its worker: it grows when workers compete for the cores
+    per_cell = float(np.mean([c.seconds for c in result.cells]))
+    print(f"{name:<28} {rate:6.2f} cells/s   {per_cell:5.2f} s per cell in its worker   (start-up {startup:4.1f} s)", flush=True)
     return rate, startup
 
 
@@ -52,8 +54,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=100)
     args = ap.parse_args()
     spec = spec_for(args.cells, args.steps)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"{spec.n_cells} cells: tanh, width {spec.width}, {spec.dataset}, depths {spec.depths}, {spec.steps} steps; "
-          f"{os.cpu_count()} cores")  # fmt: skip
+          f"{os.cpu_count()} cores, load average {load:.1f} before the start")  # fmt: skip
 
     def pool(n: int):
         def make():

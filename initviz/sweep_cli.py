@@ -183,7 +183,12 @@ def _diagram(result: Any, theory: Any, formats: list[str], out: Path) -> list[Pa
         panel.set_result(result, theory)
         return [_write(out / f"phase.{f}", render_panel(panel, f)) for f in formats]
     finally:
+        # deleted now, while the QApplication lives (a panel left to interpreter exit can crash it)
+        from PySide6 import QtCore
+
         panel.deleteLater()
+        QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete.value)
+        QtCore.QCoreApplication.processEvents()
 
 
 __all__ = ["add_parser", "command", "parse_grid"]

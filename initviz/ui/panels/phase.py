@@ -189,6 +189,9 @@ class PhasePanel(Panel):
         layout.addWidget(self.readout)
         self.view.scene().sigMouseMoved.connect(self._hover)
         self.view.scene().sigMouseClicked.connect(self._clicked)
+        app = QtWidgets.QApplication.instance()
+        if app is not None:  # a tab gets no closeEvent: stop a running sweep when the app quits
+            app.aboutToQuit.connect(self.stop_and_wait)
 
     # --- data in ---------------------------------------------------------------------------
     def spec_from_controls(self) -> SweepSpec:
@@ -259,7 +262,7 @@ class PhasePanel(Panel):
         x0, x1 = _cell_edges(w_axis)
         y0, y1 = _cell_edges(d_axis)
         self.view.set_theory(self.theory, y1)
-        self.view.set_extent(x0, x1, y0, y1)
+        self.view.set_extent(x0, x1, y0, _view_top(self.theory, y1))
         self.view.set_lanes(self._lane_points)
         self.progress.setText(self.progress_text())
 
@@ -427,6 +430,17 @@ class PhasePanel(Panel):
         while self._worker is not None and time.perf_counter() - t0 < timeout:
             QtWidgets.QApplication.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 50)
             time.sleep(0.01)
+
+
+def _view_top(th: Optional[SweepTheory], grid_top: float) -> float:
+    """The plot's top: the grid's, raised (up to twice) so the chaotic side's 6 xi_c curve shows where
+    theory puts the frontier when the grid stops below it."""
+    if th is None or not math.isfinite(th.critical_sigma_w2):
+        return grid_top
+    right = th.curve_six_xi_c[(th.curve_sigma_w2 > th.critical_sigma_w2) & np.isfinite(th.curve_six_xi_c)]
+    if not right.size:
+        return grid_top
+    return float(min(2.0 * grid_top, max(grid_top, 1.1 * right.min())))
 
 
 def _lane_sigma_w2(lane: Any) -> Optional[float]:
