@@ -461,7 +461,10 @@ def sweep_theory(activation: str, sigma_w2: Sequence[float], sigma_b2: float, cu
 
     w = np.asarray(sorted(set(float(v) for v in sigma_w2)), dtype=np.float64)
     lo, hi = float(w.min()), float(w.max())
-    fine = np.linspace(lo, hi, curve_points) if hi > lo else w.copy()
+    if hi > lo:  # evenly spaced, or geometrically over a wide range (dense where 6 xi_c turns)
+        fine = np.geomspace(lo, hi, curve_points) if hi > 8 * lo > 0 else np.linspace(lo, hi, curve_points)
+    else:
+        fine = w.copy()
     crit = float(phase.critical_sigma_w2(activation, float(sigma_b2)))
     both = np.concatenate([w, fine] + ([np.array([crit])] if math.isfinite(crit) and lo < crit < hi else []))
     pts = phase.phase_points(activation, both, float(sigma_b2))

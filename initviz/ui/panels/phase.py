@@ -236,14 +236,15 @@ class PhasePanel(Panel):
         self._lane_points = points
         if self.result is None:
             c = frame.main.config
-            grid = np.round(np.linspace(0.5, 4.0, 12), 6)
-            th = self._theory_for(c.activation, tuple(float(v) for v in grid), float(c.bias_std) ** 2, curve_points=24)
+            hi = max([4.0] + [1.1 * p[0] for p in points])  # every lane on the diagram
+            grid = np.round(np.linspace(0.5, hi, 12), 6)
+            th = self._theory_for(c.activation, tuple(float(v) for v in grid), float(c.bias_std) ** 2, curve_points=32)
             self.theory = th
             top = max(30.0, 1.3 * max((p[1] for p in points), default=0.0))
             self.view.set_cells(np.full((1, 1), np.nan), np.array([1.0]), np.array([1.0]), np.zeros((1, 1), bool))
             self.view.image.hide()
             self.view.set_theory(th, top)
-            self.view.set_extent(0.5, 4.0, 0.0, top)
+            self.view.set_extent(0.5, hi, 0.0, top)
             self.progress.setText(f"{c.activation}, σb² = {c.bias_std ** 2:g}: theory only (run a sweep to measure)")
         self.view.set_lanes(points)
 
