@@ -47,6 +47,7 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--momentum", type=float, help="SGD momentum")
     g.add_argument("--batch-size", type=int)
     g.add_argument("--dataset", choices=DATASETS)
+    g.add_argument("--input-dim", type=int, help="gaussian dataset: input dimension D (inputs N(0, I_D))")
     g.add_argument("--seed", type=int)
     g.add_argument("--device", choices=DEVICES)
     g.add_argument("--record-every", type=int, help="measure every k-th step (default 1: every step)")
@@ -56,7 +57,7 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
 _INIT_FLAGS = ("std", "value", "bound", "gain", "mode", "nonlinearity")
 _RUN_FLAGS = (
     "activation", "depth", "width", "batchnorm", "dropout", "optimizer", "lr", "momentum",
-    "batch_size", "dataset", "seed", "device", "record_every", "test_every",
+    "batch_size", "dataset", "seed", "device", "record_every", "test_every", "input_dim",
 )  # fmt: skip
 
 
@@ -115,7 +116,11 @@ def run_configs(args: argparse.Namespace) -> tuple[list, Optional[list[str]]]:
 
         scenario = get_scenario(args.scenario)
         if scenario.is_comparison:  # the scenario's lanes, with any flags applied to each
-            configs = [config.replace(init=c.init) for c in scenario.lane_configs]
+            base = scenario.config
+            configs = [
+                config.replace(init=c.init, **{f: v for f, v in vars(c).items() if f != "init" and v != getattr(base, f)})
+                for c in scenario.lane_configs
+            ]
             names = list(scenario.lane_names) if scenario.lane_names else None
     if args.compare is not None:
         if args.init is not None:
@@ -172,10 +177,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _write_lanes(out: Path, lanes, single: bool) -> list[Path]:  # lanes: initviz.engine.lanes.Lanes
     """stats.json/.csv of a single run, or of every lane ({"lanes": [...]}, CSV with a lane column)."""
     from initviz.engine.report import lanes_report, write_run
+    from initviz.engine.snapshot import Snapshot
 
     # A very long run is thinned by the history's memory bound (record 0 and the recent past
     # stay at full resolution); "steps" says which steps the arrays hold.
-    runs = [(name, t.config, list(t.history), t.theory, t.layer_names) for name, t in zip(lanes.names, lanes.trainers)]
+    runs = [(v.name, v.config, v.records, v.theory, v.layer_names) for v in Snapshot.of(lanes).lanes]
     return write_run(out, *lanes_report(runs, single))
 
 

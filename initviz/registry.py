@@ -54,6 +54,8 @@ PANELS: tuple[PanelSpec, ...] = (
               "training loss, batch and test accuracy"),
     PanelSpec("boundary", "Decision boundary", "initviz.ui.panels.boundary:BoundaryPanel",
               "each lane's predicted class over the 2-D input plane", frozenset({NEEDS_2D})),
+    PanelSpec("papers", "Papers", "initviz.ui.panels.papers:PapersPanel",
+              "published numbers (CS231n, makemore, SELU, orthogonal, He 2015) beside the run's and the theory's"),
     PanelSpec("phase", "Phase diagram", "initviz.ui.panels.phase:PhasePanel",
               "trainability over weight variance x depth from a sweep, with the critical line and 6 xi_c"),
 )  # fmt: skip
@@ -70,6 +72,15 @@ def get(panel_id: str) -> PanelSpec:
         if p.id == panel_id:
             return p
     raise KeyError(f"{panel_id!r} is not a panel; choose from {', '.join(ids())}")
+
+
+def panel_id(name: str) -> Optional[str]:
+    """The id of the panel named ``name`` (its id or its title), None when no panel has that name.
+    Exported files are named by id: 'Loss & accuracy' -> 'loss', as ``initviz export`` names them."""
+    for p in PANELS:
+        if name in (p.id, p.title):
+            return p.id
+    return None
 
 
 def help_text() -> str:

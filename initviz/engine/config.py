@@ -26,7 +26,7 @@ INIT_SCHEMES = (
     "orthogonal",
     "pytorch_default",
 )
-DATASETS = ("spirals", "moons", "circles", "xor", "blobs", "digits")
+DATASETS = ("spirals", "moons", "circles", "xor", "blobs", "digits", "gaussian")
 OPTIMIZERS = ("sgd", "adam")
 DEVICES = ("cpu", "cuda")
 MODES = ("fan_in", "fan_out")
@@ -35,6 +35,7 @@ NONLINEARITIES = ("auto", "linear", "sigmoid", "tanh", "relu", "leaky_relu", "se
 
 MAX_DEPTH = 200
 MAX_WIDTH = 4096
+MAX_INPUT_DIM = 4096
 
 
 class ConfigError(ValueError):
@@ -128,6 +129,7 @@ class RunConfig:
     device: str = "cpu"
     record_every: int = 1  # measure every k-th step (record 0 is always measured)
     test_every: int = 25  # test accuracy on recorded steps that are a multiple of this
+    input_dim: int = 16  # gaussian dataset only: inputs N(0, I_D) with D = input_dim
 
     def __post_init__(self) -> None:
         if isinstance(self.init, str):  # allow RunConfig(init="zeros")
@@ -162,6 +164,7 @@ class RunConfig:
                 raise ConfigError("device", "cuda", "no CUDA device on this machine; use cpu")
         _number("record_every", self.record_every, 1, 1_000_000, integer=True)
         _number("test_every", self.test_every, 1, 1_000_000, integer=True)
+        _number("input_dim", self.input_dim, 1, MAX_INPUT_DIM, integer=True)
         return self
 
     # --- JSON ---------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 2-D toys (spirals, moons, circles, xor, blobs) are generated with numpy; ``digits`` is the
 8x8 handwritten digits set shipped in resources/ (CC BY 4.0, see DIGITS_LICENSE.txt).
-Inputs are standardised with the training split's mean and std.
+Inputs are standardised with the training split's mean and std, except ``gaussian``: inputs
+N(0, I_D) as the papers draw them (D = the config's input_dim), left as drawn, labelled by a fixed
+random linear teacher (argmax of x @ T over 4 classes, T drawn from the same seed).
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import numpy as np
 import torch
 
 N_POINTS = 1200  # 2-D toys
+N_GAUSSIAN = 1250  # gaussian: 1000 training inputs, as CS231n's randn(1000, D)
+GAUSSIAN_CLASSES = 4
+DEFAULT_INPUT_DIM = 16
 TEST_FRACTION = 0.2
 
 
@@ -32,11 +37,21 @@ INFO = {
     "xor": DatasetInfo("xor", 2, 2, "four quadrants, opposite corners share a class"),
     "blobs": DatasetInfo("blobs", 2, 4, "four Gaussian clusters"),
     "digits": DatasetInfo("digits", 64, 10, "8x8 handwritten digits (1,797 images)"),
+    "gaussian": DatasetInfo("gaussian", DEFAULT_INPUT_DIM, GAUSSIAN_CLASSES, "N(0, I) inputs, a random linear teacher"),
 }
 
 
-def dataset_info(name: str) -> DatasetInfo:
+def dataset_info(name: str, input_dim: int | None = None) -> DatasetInfo:
+    """What `name` holds; for ``gaussian`` the feature count is `input_dim` (default 16)."""
+    if name == "gaussian" and input_dim is not None:
+        return DatasetInfo(name, input_dim, GAUSSIAN_CLASSES, f"N(0, I_{input_dim}) inputs, a random linear teacher")
     return INFO[name]
+
+
+def _gaussian(rng: np.random.Generator, n: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    x = rng.standard_normal((n, dim))
+    teacher = rng.standard_normal((dim, GAUSSIAN_CLASSES))
+    return x, np.argmax(x @ teacher, axis=1)
 
 
 def _spirals(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -105,21 +120,27 @@ class Dataset:
         return float((self.x_train.double() ** 2).mean(0).sum())
 
 
-def make_dataset(name: str, seed: int, device: str = "cpu") -> Dataset:
-    """The dataset for `name`; the same seed always gives the same points and split."""
-    info = INFO[name]
+def make_dataset(name: str, seed: int, device: str = "cpu", input_dim: int = DEFAULT_INPUT_DIM) -> Dataset:
+    """The dataset for `name`; the same seed always gives the same points and split.
+
+    ``input_dim`` matters for ``gaussian`` only (pass the config's ``input_dim``).
+    """
+    info = dataset_info(name, input_dim)
     rng = np.random.default_rng(seed)
     if name == "digits":
         x, y = _digits()
+    elif name == "gaussian":
+        x, y = _gaussian(rng, N_GAUSSIAN, input_dim)
     else:
         x, y = _MAKERS[name](rng, N_POINTS)
     order = rng.permutation(len(x))
     n_test = int(round(len(x) * TEST_FRACTION))
     test, train = order[:n_test], order[n_test:]
-    mean = x[train].mean(0)
-    std = x[train].std(0)
-    std[std == 0] = 1.0  # constant pixels in digits
-    x = (x - mean) / std
+    if name != "gaussian":  # the papers feed N(0, 1) inputs as drawn
+        mean = x[train].mean(0)
+        std = x[train].std(0)
+        std[std == 0] = 1.0  # constant pixels in digits
+        x = (x - mean) / std
 
     def t(a: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
         return torch.as_tensor(a, dtype=dtype, device=device)

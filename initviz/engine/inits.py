@@ -145,7 +145,7 @@ def describe_init(config: RunConfig, n_features: int | None = None) -> InitInfo:
     if n_features is None:
         from initviz.engine.data import dataset_info
 
-        n_features = dataset_info(config.dataset).n_features
+        n_features = dataset_info(config.dataset, config.input_dim).n_features
     kgain = kaiming_gain(config)
     stds = np.array([predicted_std(config.init, fi, fo, kgain) for fi, fo in hidden_fans(config, n_features)])
     formula = FORMULAS[config.init.scheme]

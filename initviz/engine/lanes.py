@@ -15,7 +15,7 @@ from initviz.engine.config import ConfigError, RunConfig
 from initviz.engine.record import StepRecord
 
 MAX_LANES = 4
-SHARED = ("dataset", "seed", "batch_size", "depth", "width", "device", "record_every", "test_every")
+SHARED = ("dataset", "seed", "batch_size", "depth", "width", "device", "record_every", "test_every", "input_dim")
 
 
 def lane_label(config: RunConfig) -> str:
@@ -114,10 +114,76 @@ class Lanes:
         new = self.trainers[0].config.seed + 1 if seed is None else seed
         return [t.reseed(new) for t in self.trainers]
 
+    def remove(self, index: int) -> None:
+        """Drop lane ``index``; the others go on where they are (they stay in lockstep)."""
+        if len(self.trainers) <= 1:
+            raise ConfigError("lanes", len(self.trainers), "the last lane cannot be removed")
+        if not 0 <= index < len(self.trainers):
+            raise ConfigError("lane", index + 1, f"expected a lane from 1 to {len(self.trainers)}")
+        del self.trainers[index]
+        del self.names[index]
+
+
+# --- editing a set of lanes (pure: configs and names in, configs and names out) ----------------
+
+
+def _fresh_name(base: str, taken: Sequence[str]) -> str:
+    """``base``, or ``base #2``, ``base #3``... whichever no other lane has."""
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base} #{n}" in taken:
+        n += 1
+    return f"{base} #{n}"
+
+
+def _check_index(configs: Sequence[RunConfig], index: int) -> None:
+    if not 0 <= index < len(configs):
+        raise ConfigError("lane", index + 1, f"expected a lane from 1 to {len(configs)}")
+
+
+def edit_lane(
+    configs: Sequence[RunConfig], names: Sequence[str], index: int, config: RunConfig
+) -> tuple[list[RunConfig], list[str]]:
+    """Lane ``index`` takes ``config``; the others keep theirs, except the settings every lane
+    shares (SHARED: data, seed, batch, shape...), which ``config`` sets for all. A lane whose init
+    changed is renamed after it (unless another lane has that name); the others keep their names."""
+    _check_index(configs, index)
+    config = config.validate()
+    shared = {name: getattr(config, name) for name in SHARED}
+    out = [config if i == index else dataclasses.replace(c, **shared).validate() for i, c in enumerate(configs)]
+    new_names = list(names)
+    if config.init != configs[index].init:
+        others = [n for i, n in enumerate(names) if i != index]
+        new_names[index] = _fresh_name(lane_label(config), others)
+    check_lanes(out)
+    return out, new_names
+
+
+def add_lane(configs: Sequence[RunConfig], names: Sequence[str], index: int) -> tuple[list[RunConfig], list[str]]:
+    """A copy of lane ``index`` added after the last lane (named "<name> copy")."""
+    _check_index(configs, index)
+    if len(configs) >= MAX_LANES:
+        raise ConfigError("lanes", len(configs) + 1, f"at most {MAX_LANES} lanes can run side by side")
+    out = [*configs, configs[index]]
+    check_lanes(out)
+    return out, [*names, _fresh_name(f"{names[index]} copy", names)]
+
+
+def remove_lane(configs: Sequence[RunConfig], names: Sequence[str], index: int) -> tuple[list[RunConfig], list[str]]:
+    """Every lane but ``index`` (the last lane cannot go)."""
+    _check_index(configs, index)
+    if len(configs) <= 1:
+        raise ConfigError("lanes", len(configs), "the last lane cannot be removed")
+    return [c for i, c in enumerate(configs) if i != index], [n for i, n in enumerate(names) if i != index]
+
 
 def scheme_list(text: str) -> list[str]:
     """'zeros, normal,xavier_normal' -> ['zeros', 'normal', 'xavier_normal'] (validated later)."""
     return [s.strip() for s in text.split(",") if s.strip()]
 
 
-__all__ = ["Lanes", "MAX_LANES", "SHARED", "check_lanes", "compare_configs", "lane_label", "scheme_list"]
+__all__ = [
+    "Lanes", "MAX_LANES", "SHARED", "add_lane", "check_lanes", "compare_configs", "edit_lane", "lane_label",
+    "remove_lane", "scheme_list",
+]  # fmt: skip

@@ -146,6 +146,16 @@ def atomic_write(path: Path, text: str) -> None:
         f.write(text)
 
 
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    """Write bytes to path through a temporary file in the same folder, fsync and a rename
+    (the single atomic writer: slides, GIFs and data files alike); returns the path."""
+    with atomic_open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    return Path(path)
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -2,7 +2,8 @@
 
 Each file: ``id``, ``order``, ``title``, ``explanation``, ``look_for``, ``config`` (settings that
 differ from RunConfig's defaults) and optionally ``lanes``: a list of init specs, one per lane,
-trained side by side on the shared config; a lane's optional ``name`` is what the app calls it.
+trained side by side on the shared config; a lane's optional ``name`` is what the app calls it and
+its optional ``config`` the settings it alone changes (e.g. ``{"batchnorm": true}``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def scenario_from_dict(data: Mapping[str, Any], source: str = "scenario") -> Sce
         if lanes_spec:
             specs = [dict(spec) for spec in lanes_spec]
             given = [spec.pop("name", None) for spec in specs]
-            lanes = tuple(base.replace(init=spec) for spec in specs)
+            lanes = tuple(_lane_config(base, spec.pop("config", None), spec) for spec in specs)
             check_lanes(lanes)
             if any(n is not None for n in given):
                 if not all(isinstance(n, str) and n.strip() for n in given) or len(set(given)) != len(given):
@@ -66,6 +67,15 @@ def scenario_from_dict(data: Mapping[str, Any], source: str = "scenario") -> Sce
         raise ConfigError(f"{source}: {exc.args[0]}", None, "this key is required") from None
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc.field}", exc.value, exc.allowed) from None
+
+
+def _lane_config(base: RunConfig, changes: Any, init: dict) -> RunConfig:
+    """A lane: the shared config with the lane's own ``config`` changes (e.g. BatchNorm) and init."""
+    if changes is None:
+        return base.replace(init=init)
+    if not isinstance(changes, Mapping) or "init" in changes:
+        raise ConfigError("lanes[].config", changes, "an object of run settings other than init (the lane's init is the lane itself)")
+    return RunConfig.from_dict({**base.to_dict(), **changes}).replace(init=init)
 
 
 def load_scenarios() -> list[Scenario]:

@@ -1,28 +1,34 @@
 """What the init predicts for each layer, drawn beside what is measured.
 
-Forward (mean field, zero-mean i.i.d. weights):
-    q_1 = Var(w_1) * sum_i E[x_i^2] + Var(b)              (x: the real, standardised inputs)
-    q_l = fan_in * Var(w_l) * E[phi(z_{l-1})^2] + Var(b),  z ~ N(b0, q)
-with BatchNorm before the activation q_l = 1, and dropout p scaling E[phi^2] by 1/(1-p).
-Expectations over the Gaussian are Gauss-Hermite quadratures of the real activation (torch).
-Backward: Var(dL/dh_l) = fan_out * Var(w_{l+1}) * E[phi'(z_{l+1})^2] * Var(dL/dh_{l+1}).
-``zeros`` and ``constant`` give networks whose units are all identical, so their prediction is
-the exact deterministic recursion of one unit on the real training inputs.
+Forward (mean field, zero-mean i.i.d. weights), for every training input x on its own:
+    q_1(x) = Var(w_1) * |x|^2 + Var(b)                          (x: the real inputs)
+    q_l(x) = fan_in * Var(w_l) * E[phi(z)^2 | z ~ N(b0, q_{l-1}(x))] / keep + Var(b)
+and the predicted stds are over (inputs, units), as the probes measure them: Var(z) = mean_x q(x),
+Var(phi) = mean_x E[phi^2] - (mean_x E[phi])^2. One average input instead (the old recursion)
+is badly off where the map is nonlinear: Kaiming + GELU at depth 20 came out 8x low.
+With BatchNorm before the activation q_l = 1; dropout p scales E[phi^2] by 1/keep, keep = 1 - p.
+Backward, per input: Var(dL/dh_l) = fan_out * Var(w_{l+1}) * E[phi'(z_{l+1})^2] / keep * Var(dL/dh_{l+1}),
+averaged over inputs (the gradient reaching the last hidden layer taken the same for every input).
+Gaussian expectations come from :mod:`initviz.engine.gauss` (closed forms or panel quadrature,
+1e-10 relative at any q). ``zeros`` and ``constant`` give networks whose units are all identical,
+so their prediction is the exact deterministic recursion of one unit on the real training inputs.
+Limits: infinite width (one network of width 256 strays from it by up to ~1.4x at depth 20 for
+ReLU: see :func:`Theory.band`), and at init only (training moves the weights away).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Optional
 
 import numpy as np
 import torch
 
+from initviz.engine import gauss
 from initviz.engine.config import RunConfig
 from initviz.engine.inits import bias_value, hidden_fans, kaiming_gain, predicted_bias_std, predicted_std
 from initviz.engine.model import make_activation
 
-_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(121)
-_WEIGHTS = _WEIGHTS / np.sqrt(2.0 * np.pi)  # E[f(xi)], xi ~ N(0, 1)
 BN_EPS = 1e-5
 
 
@@ -33,9 +39,34 @@ class Theory:
     pre_std: np.ndarray  # std of the pre-activation (after BatchNorm when enabled)
     act_std: np.ndarray  # std of the post-activation
     grad_gain: np.ndarray  # predicted |dL/dh_l| relative to the last hidden layer's
+    act_mean: Optional[np.ndarray] = None  # mean of the post-activation over (inputs, units)
+    saturation: Optional[np.ndarray] = None  # predicted saturated fraction (probes' thresholds)
+    weight_grad_gain: Optional[np.ndarray] = None  # predicted |dL/dW_l| relative to the last layer's
+    n_inputs: int = 0  # training inputs the recursion ran over
+    config: Optional[RunConfig] = field(default=None, compare=False, repr=False)
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, list[float]]:
         return {k: [float(v) for v in getattr(self, k)] for k in ("pre_std", "act_std", "grad_gain")}
+
+    def band(self) -> Any:
+        """The finite-width band (:class:`initviz.engine.band.Band`), computed on first call (~0.5 s at
+        depth 20 width 256) and kept: call it from the worker, then panels read :meth:`band_if_ready`."""
+        if "band" not in self._cache and self.config is not None:
+            from initviz.engine.band import finite_width_band
+
+            self._cache["band"] = None  # asked once: a failure is not retried at every tick
+            self._cache["band"] = finite_width_band(self.config)
+        return self._cache.get("band")
+
+    def band_if_ready(self) -> Any:
+        """The band if something already computed it, else None (never computes: safe in the GUI)."""
+        return self._cache.get("band")
+
+    @property
+    def band_pending(self) -> bool:
+        """True until :meth:`band` has run (its answer may be None: zeros/constant have no band)."""
+        return "band" not in self._cache and self.config is not None
 
 
 def _phi_and_dphi(activation: str, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -47,20 +78,13 @@ def _phi_and_dphi(activation: str, z: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return y.detach().numpy(), d
 
 
-def _gaussian_moments(activation: str, mean: float, q: float) -> tuple[float, float, float]:
-    """E[phi(z)], E[phi(z)^2], E[phi'(z)^2] for z ~ N(mean, q)."""
-    z = mean + np.sqrt(max(q, 0.0)) * _NODES
-    y, d = _phi_and_dphi(activation, z)
-    return float(_WEIGHTS @ y), float(_WEIGHTS @ y**2), float(_WEIGHTS @ d**2)
-
-
 def _identical_units(config: RunConfig, x: np.ndarray) -> Theory:
     """Exact recursion for zeros/constant: one unit stands for all of them."""
     c = 0.0 if config.init.scheme == "zeros" else config.init.value
     b = bias_value(config)
     keep = 1.0 - config.dropout
     h = x.sum(1) * c + b  # z_1 per sample (every unit the same)
-    pre_std, act_std, dphi = [], [], []
+    pre_std, act_std, act_mean, sat, dphi = [], [], [], [], []
     for layer in range(config.depth):
         z = h
         if config.batchnorm:
@@ -68,16 +92,39 @@ def _identical_units(config: RunConfig, x: np.ndarray) -> Theory:
         y, d = _phi_and_dphi(config.activation, z)
         pre_std.append(z.std())
         act_std.append(y.std())
+        act_mean.append(y.mean())
+        sat.append(float(np.mean(gauss.saturated_fraction(config.activation, z, 0.0))))
         dphi.append(float(np.mean(np.abs(d))))
         h = c * config.width * y + b  # next layer's pre-activation (dropout keeps the mean)
     gains = np.ones(config.depth)
     for layer in range(config.depth - 2, -1, -1):
         gains[layer] = gains[layer + 1] * abs(c) * config.width * dphi[layer + 1] / np.sqrt(keep)
-    return Theory(np.array(pre_std), np.array(act_std), gains)
+    return Theory(np.array(pre_std), np.array(act_std), gains, act_mean=np.array(act_mean), saturation=np.array(sat),
+                  weight_grad_gain=np.full(config.depth, np.nan), n_inputs=len(x), config=config)
+
+
+N_GROUPS = 64  # inputs are summarised by this many equal-count groups of |x|^2
+
+
+def input_groups(x: np.ndarray, groups: int = N_GROUPS) -> tuple[np.ndarray, np.ndarray]:
+    """(|x|^2 per group, weight per group): every input if there are few, else equal-count groups.
+
+    Under the mean field every layer's q(x) is a function of |x|^2 alone, so a group of inputs
+    with nearly the same norm is one input for the recursion (error second order in the spread).
+    """
+    r = np.sort((x * x).sum(1))
+    if len(r) <= groups:
+        return r, np.full(len(r), 1.0 / max(len(r), 1))
+    parts = np.array_split(r, groups)
+    return np.array([p.mean() for p in parts]), np.array([len(p) for p in parts], dtype=np.float64) / len(r)
 
 
 def predict(config: RunConfig, x_train: torch.Tensor) -> Theory:
-    """Predicted per-layer stds and gradient gains for `config` on these training inputs."""
+    """Predicted per-layer stds and gradient gains for `config` on these training inputs.
+
+    Per input (mean field): q_1(x) = Var(w) |x|^2 + Var(b), q_{l+1}(x) = fan_in Var(w) E[phi^2 | q_l(x)]
+    / keep + Var(b); the stds are over (inputs, units), the gradient gains averaged over inputs.
+    """
     x = x_train.detach().double().cpu().numpy()
     if config.init.scheme in ("zeros", "constant"):
         return _freeze(_identical_units(config, x))
@@ -85,34 +132,56 @@ def predict(config: RunConfig, x_train: torch.Tensor) -> Theory:
     kgain = kaiming_gain(config)
     mean = bias_value(config) if config.init.scheme != "pytorch_default" else 0.0
     keep = 1.0 - config.dropout
-    second_moment = float((x**2).mean(0).sum())  # sum_i E[x_i^2]
-    pre_std, act_std, dphi2 = [], [], []
-    signal = second_moment  # E[h^2] summed over the layer's fan_in, per unit of Var(w)
-    for fan_in, fan_out in fans:
-        var_w = predicted_std(config.init, fan_in, fan_out, kgain) ** 2
+    r, weight = input_groups(x)  # (K,), (K,)
+    var_ws = [predicted_std(config.init, fi, fo, kgain) ** 2 for fi, fo in fans]
+    pre_std, act_std, act_mean, saturation = [], [], [], []
+    ed2s, signals = [], []  # per layer (K,): E[phi'^2 | q(x)], and sum_j E[h_j^2] entering the layer
+    signal = r  # sum over the layer's fan_in of h^2, per input
+    for (fan_in, _), var_w in zip(fans, var_ws):
         var_b = predicted_bias_std(config, fan_in) ** 2
         q = var_w * signal + var_b
-        m = mean
+        m_layer = 0.0 if config.batchnorm else mean
         if config.batchnorm:
-            q, m = (1.0, 0.0) if q > 0 else (0.0, 0.0)
-        e1, e2, ed2 = _gaussian_moments(config.activation, m, q)
-        pre_std.append(np.sqrt(q))
-        act_std.append(np.sqrt(max(e2 - e1**2, 0.0)))
-        dphi2.append(ed2)
+            q = np.where(q > 0, 1.0, 0.0)
+        m = np.full_like(q, m_layer)
+        e1, e2, ed2 = gauss.moments_fast(config.activation, m_layer, q)  # table in log q: ~1e-6 relative
+        pre_std.append(np.sqrt(weight @ q + weight @ (m * m) - (weight @ m) ** 2))
+        mu = weight @ e1
+        act_mean.append(mu)
+        act_std.append(np.sqrt(max(weight @ e2 - mu**2, 0.0)))
+        saturation.append(weight @ gauss.saturated_fraction(config.activation, m, q))
+        ed2s.append(ed2)
+        signals.append(signal)
         signal = config.width * e2 / keep
-    gains = np.ones(config.depth)
-    for layer in range(config.depth - 2, -1, -1):
+    depth = config.depth
+    g2 = [np.ones_like(r) for _ in range(depth)]  # per input: Var(dL/dh_l) / Var(dL/dh_L)
+    raw_bn = config.width * gauss.moments(config.activation, 0.0, 1.0)[1]
+    for layer in range(depth - 2, -1, -1):
         fan_in, fan_out = fans[layer + 1]
-        var_w = predicted_std(config.init, fan_in, fan_out, kgain) ** 2
-        factor = fan_out * var_w * dphi2[layer + 1] / keep
-        if config.batchnorm:
-            raw = var_w * config.width * _gaussian_moments(config.activation, 0.0, 1.0)[1]
-            factor = factor / raw if raw > 0 else 0.0
-        gains[layer] = gains[layer + 1] * np.sqrt(factor)
-    return _freeze(Theory(np.array(pre_std), np.array(act_std), gains))
+        factor = fan_out * var_ws[layer + 1] * ed2s[layer + 1] / keep
+        if config.batchnorm:  # BatchNorm divides the gradient by the batch std of its input
+            raw = var_ws[layer + 1] * raw_bn
+            factor = factor / raw if raw > 0 else np.zeros_like(factor)
+        g2[layer] = g2[layer + 1] * factor
+    gains = np.sqrt(np.array([weight @ g for g in g2]))
+    # |dL/dW_l|^2 ~ sum_x |phi'(z_l) dL/dh_l|^2 |h_{l-1}|^2 (cross terms between inputs dropped)
+    wg = []
+    for layer in range(depth):
+        inp = signals[layer] if not config.batchnorm else 1.0 / max(var_ws[layer], 1e-300)
+        wg.append(weight @ (ed2s[layer] * g2[layer] * inp))
+    wg = np.sqrt(np.array(wg))
+    wg = wg / wg[-1] if wg[-1] > 0 else np.full(depth, np.nan)
+    return _freeze(
+        Theory(
+            np.array(pre_std), np.array(act_std), gains,
+            act_mean=np.array(act_mean), saturation=np.array(saturation), weight_grad_gain=wg,
+            n_inputs=len(x), config=config,
+        )
+    )
 
 
 def _freeze(t: Theory) -> Theory:
-    for a in (t.pre_std, t.act_std, t.grad_gain):
-        a.setflags(write=False)
+    for a in (t.pre_std, t.act_std, t.grad_gain, t.act_mean, t.saturation, t.weight_grad_gain):
+        if a is not None:
+            a.setflags(write=False)
     return t

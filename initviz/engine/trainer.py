@@ -42,7 +42,7 @@ class Trainer:
     # --- building ---------------------------------------------------------------------
     def _build(self) -> None:
         cfg = self.config
-        self.data: Dataset = make_dataset(cfg.dataset, cfg.seed, cfg.device)
+        self.data: Dataset = make_dataset(cfg.dataset, cfg.seed, cfg.device, input_dim=cfg.input_dim)
         self.model = build_model(cfg, self.data.info.n_features, self.data.info.n_classes)
         self.model.train()
         self.optimizer = make_optimizer(self.model, cfg)

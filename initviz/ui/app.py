@@ -30,5 +30,7 @@ def run_app(config: Optional[RunConfig] = None, argv: Optional[Sequence[str]] = 
         window.experiment.set_config(sc.lane_configs[0])
         window.experiment.select_scenario_shown(sc)
     window.show()
+    # however the app ends, the worker stops first (closeEvent does it too; a second call is free)
+    app.aboutToQuit.connect(lambda: window.controller.shutdown(timeout=1.0))
     QtCore.QTimer.singleShot(0, window.start_engine)
     return app.exec()

@@ -1315,7 +1315,7 @@ def data_report(frame: Frame, timing: bool = True) -> tuple[dict, str]:
             from initviz.engine.theory import predict
 
             c = lane.config
-            theory = predict(c, make_dataset(c.dataset, c.seed, "cpu").x_train)
+            theory = predict(c, make_dataset(c.dataset, c.seed, "cpu", input_dim=c.input_dim).x_train)
         runs.append((lane.name, lane.config, list(lane.records), theory))
     obj, text = lanes_report(runs, single=len(runs) == 1)
     if not timing:

@@ -27,6 +27,7 @@ from typing import Callable, Optional, Sequence, Union
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from initviz import registry
 from initviz.ui.export import (
     DASHBOARD,
     DATA_FORMATS,
@@ -358,8 +359,8 @@ class ExportDialog(QtWidgets.QDialog):
         if target == DASHBOARD:
             return "dashboard"
         if isinstance(target, tuple):
-            return f"{slug(target[0])}_plot{target[1] + 1}"
-        return slug(str(target))
+            return f"{registry.panel_id(target[0]) or slug(target[0])}_plot{target[1] + 1}"
+        return registry.panel_id(str(target)) or slug(str(target))  # the registry id, as the CLI names files
 
     def _suggest_path(self) -> None:
         """Keep the chosen folder; the suffix follows the format; the name follows the target unless

@@ -45,27 +45,15 @@ def panel_classes() -> dict[str, type]:
 
 def frame_from_trainers(names: Sequence[str], trainers: Sequence[Any], grid_history: tuple = ()):  # -> Frame
     """The Frame the window would draw for these trainers (lane i in theme colour i), newest record,
-    with each lane's decision grid (2-D data) and ``grid_history`` (earlier grids, for GIFs)."""
+    with each lane's decision grid (2-D data) and ``grid_history`` (earlier grids, for GIFs).
+    Built from the same Snapshot the window's engine publishes."""
+    from initviz.engine.snapshot import Snapshot
+    from initviz.ui.panels.base import Frame
 
-    from initviz.engine.inits import describe_init
-    from initviz.ui import theme
-    from initviz.ui.panels.base import Frame, Lane
-
-    lanes = []
-    for i, (name, t) in enumerate(zip(names, trainers)):
-        records = tuple(t.history)
-        lanes.append(
-            Lane(
-                name=name,
-                record=records[-1],
-                records=records,
-                config=t.config,
-                colour=theme.lane_colour(i),
-                theory=t.theory,
-                predicted_weight_std=describe_init(t.config).weight_std,
-            )
-        )
-    return Frame(lanes=tuple(lanes), grids=tuple(t.decision_grid() for t in trainers), grid_history=grid_history)
+    for t in trainers:
+        t.theory.band()  # the finite-width band the window draws once the worker is idle
+    snapshot = Snapshot.from_trainers(names, trainers, grids=tuple(t.decision_grid() for t in trainers))
+    return Frame.of(snapshot, grid_history=grid_history)
 
 
 # --- the export command ------------------------------------------------------------------------------

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import bisect
 import math
 import time
 from typing import Callable, Optional, Sequence
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from initviz import registry
 from initviz.engine.config import RunConfig
 from initviz.engine.record import StepRecord
-from initviz.ui import theme
-from initviz.ui.controller import Controller, EngineState
+from initviz.engine.snapshot import Snapshot
+from initviz.ui.controller import Controller
 from initviz.ui.help import HelpDialog
-from initviz.ui.panels.activations import ActivationsPanel
 from initviz.ui.panels.banner import DiagnosisBanner
-from initviz.ui.panels.boundary import BoundaryPanel, GridLog
-from initviz.ui.panels.base import Frame, Lane, Panel
-from initviz.ui.panels.depth_profile import DepthProfilePanel
+from initviz.ui.panels.boundary import GridLog
+from initviz.ui.panels.base import Frame, Panel
 from initviz.ui.panels.experiment import ExperimentPanel
-from initviz.ui.panels.gradients import GradientsPanel
-from initviz.ui.panels.health import HealthPanel
-from initviz.ui.panels.loss import LossPanel
-from initviz.ui.panels.overview import OverviewPanel
 from initviz.ui.panels.timeline import Timeline
 
 SPEEDS: tuple[tuple[str, Optional[float]], ...] = (
@@ -58,7 +52,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.controller.state_ready.connect(self.on_state)
         self.controller.run_failed.connect(self.on_run_failed)
         self.controller.playing_changed.connect(self._playing_changed)
-        self.state: Optional[EngineState] = None
+        self.state: Optional[Snapshot] = None
         self.cursor_step: Optional[int] = None  # None = live
         self.grid_log = GridLog()  # decision boundaries computed so far: shown when scrubbing back
         self.shown_record: Optional[StepRecord] = None
@@ -68,22 +62,17 @@ class MainWindow(QtWidgets.QMainWindow):
         self.last_frame_seconds = 0.0
         self.help_dialog: Optional[HelpDialog] = None
         self._notice_seen = 0
+        self.hidden_lanes: set[str] = set()  # lanes left out of every panel (by name; UI only)
+        self.selected_lane: Optional[str] = None  # the lane the info lines describe (Experiment's)
 
-        # --- panels ---
-        self.overview = OverviewPanel()
-        self.activations = ActivationsPanel()
-        self.gradients = GradientsPanel()
-        self.health = HealthPanel()
-        self.depth_profile = DepthProfilePanel()
-        self.loss = LossPanel()
-        self.boundary = BoundaryPanel()
-        self.panels: list[Panel] = [
-            self.overview, self.activations, self.gradients, self.health, self.depth_profile, self.loss, self.boundary
-        ]
+        # --- panels: one tab per registered panel, in registry order ---
+        self._panels: dict[str, Panel] = {spec.id: spec.load()() for spec in registry.PANELS}
+        self.panels: list[Panel] = list(self._panels.values())
         self.tabs = QtWidgets.QTabWidget()
         self.tabs.setDocumentMode(True)
-        for n, p in enumerate(self.panels):
-            self.tabs.addTab(p, p.title.replace("&", "&&"))
+        for n, (spec, p) in enumerate(zip(registry.PANELS, self.panels)):
+            p.setObjectName(f"panel_{spec.id}")
+            self.tabs.addTab(p, spec.title.replace("&", "&&"))
             self.tabs.setTabToolTip(n, QtGui.QTextDocumentFragment.fromHtml(p.help_text).toPlainText() + f"\n(Ctrl+{n + 1})")
         self.tabs.currentChanged.connect(self._tab_changed)
 
@@ -104,6 +93,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.experiment = ExperimentPanel(config)
         self.experiment.apply_requested.connect(self.apply_config)
         self.experiment.lanes_requested.connect(self.apply_lanes)
+        self.experiment.lane_apply_requested.connect(self.apply_lane)
+        self.experiment.lane_add_requested.connect(self.add_lane)
+        self.experiment.lane_remove_requested.connect(self.remove_lane)
+        self.experiment.lane_selected.connect(self._lane_selected)
+        self.experiment.lane_visibility_changed.connect(self.set_lane_visible)
         scroll = QtWidgets.QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.experiment)
@@ -162,8 +156,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.pre_action = self._action("Show pre-activations", self._toggle_pre, "Ctrl+P", "Activations: show z instead of φ(z)")
         self.pre_action.setCheckable(True)
         self.panel_actions = []
-        for n, p in enumerate(self.panels):
-            act = self._action(p.title, lambda _=False, i=n: self.tabs.setCurrentIndex(i), f"Ctrl+{n + 1}", f"Show the {p.title} panel")
+        for n, spec in enumerate(registry.PANELS):
+            act = self._action(
+                spec.title.replace("&", "&&"), lambda _=False, i=n: self.tabs.setCurrentIndex(i), f"Ctrl+{n + 1}",
+                f"Show the {spec.title} panel: {spec.summary}",
+            )  # fmt: skip
             self.panel_actions.append(act)
 
     def _build_toolbar(self) -> None:
@@ -287,7 +284,63 @@ class MainWindow(QtWidgets.QMainWindow):
         """Rebuild as several lanes side by side (a comparison scenario)."""
         self.banner.show_message("Building the networks…")
         self.go_live()
+        self.hidden_lanes.clear()
         self.controller.apply_lanes(list(configs), list(names) if names is not None else None)
+
+    # ------------------------------------------------------------------ lanes
+    def panel(self, panel_id: str) -> Panel:
+        """The window's panel with this registry id (KeyError naming the ids otherwise)."""
+        if panel_id not in self._panels:
+            registry.get(panel_id)  # raises with the valid ids
+        return self._panels[panel_id]
+
+    def apply_lane(self, index: int, config: RunConfig) -> None:
+        """Apply: lane ``index`` takes ``config``, the other lanes keep theirs (all restart at step 0)."""
+        self.banner.show_message("Building the network…" if self._lane_count() <= 1 else f"Rebuilding lane {index + 1}…")
+        self.go_live()
+        self.controller.apply_lane(index, config)
+
+    def add_lane(self, index: int) -> None:
+        """Add a copy of lane ``index``."""
+        self.banner.show_message("Building the networks…")
+        self.go_live()
+        self.controller.add_lane(index)
+
+    def remove_lane(self, index: int) -> None:
+        """Remove lane ``index``; the others go on."""
+        self.go_live()
+        self.controller.remove_lane(index)
+
+    def set_lane_visible(self, name: str, visible: bool) -> None:
+        """Show or hide the lane called ``name`` in every panel (it keeps training)."""
+        if visible:
+            self.hidden_lanes.discard(name)
+        else:
+            self.hidden_lanes.add(name)
+        self.experiment.hidden = set(self.hidden_lanes)
+        self.redraw()
+
+    def _lane_count(self) -> int:
+        return len(self.state.lanes) if self.state is not None else 1
+
+    def _lane_selected(self, index: int) -> None:
+        state = self.state
+        if state is not None and 0 <= index < len(state.lanes):
+            self.selected_lane = state.lanes[index].name
+            self._show_summary()
+            self._diagnosed = None
+            self.redraw()
+
+    def _show_summary(self) -> None:
+        """The status bar: the settings of the lane the Experiment panel shows, named."""
+        state = self.state
+        if state is None:
+            return
+        lane = next((v for v in state.lanes if v.name == self.selected_lane), state.lanes[0])
+        text = self._config_summary(lane.config)
+        if len(state.lanes) > 1:
+            text = f"Lane {state.lanes.index(lane) + 1} ({_short(lane.name)}): {text}"
+        self.statusBar().showMessage(text)
 
     # ------------------------------------------------------------------ save / open
     RUN_FILTER = "initviz runs (*.initviz);;All files (*)"
@@ -310,6 +363,8 @@ class MainWindow(QtWidgets.QMainWindow):
         elif kind == "save_failed":
             QtWidgets.QMessageBox.warning(self, "Could not save the run", text)
         else:
+            if kind == "opened":  # a saved run is not the scenario that was chosen before
+                self.experiment.forget_scenario()
             self.statusBar().showMessage(text, 8000)
 
     def _playing_changed(self, playing: bool) -> None:
@@ -333,10 +388,13 @@ class MainWindow(QtWidgets.QMainWindow):
         if state.build != self._drawn_build:
             self._drawn_build = state.build
             self.cursor_step = None  # a new network: follow it
-            self.experiment.set_applied(state.config)
+            names = list(state.names)
+            self.hidden_lanes &= set(names)
+            self.experiment.set_lanes(names, list(state.lane_configs), self.hidden_lanes)
+            self.selected_lane = self.experiment.selected_name
             if first:
                 self.experiment.refresh_formula()
-            self.statusBar().showMessage(self._config_summary(state.config))
+            self._show_summary()
         self.step_label.setText(f"step {state.step_count:,}")
         self.rate_label.setText(f"{state.steps_per_second:,.0f} steps/s" if state.steps_per_second > 0 else "paused")
         cost = state.probe_cost
@@ -347,8 +405,9 @@ class MainWindow(QtWidgets.QMainWindow):
             # after this frame: a modal box must not block the frame bookkeeping below
             QtCore.QTimer.singleShot(0, lambda n=state.notice: self._show_notice(n))
         if state.error and state.error != self._shown_error:
-            # a config the engine could not build: the old network keeps running
-            self.banner.show_message(state.error + " The previous network is still running.", "bad")
+            # a command the engine could not do (a config it could not build, a step that failed):
+            # the run that was there goes on, and the engine's message says so
+            self.banner.show_message(state.error, "bad")
             self.statusBar().showMessage(state.error)
             self._diagnosed = None  # the diagnosis comes back with the next drawn step
         self._shown_error = state.error
@@ -356,43 +415,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.controller.frame_done(self.last_frame_seconds)
         self.frame_drawn.emit(self.last_frame_seconds)
 
-    def _record_at(self, step: int, lane: int = 0) -> StepRecord:
-        records = self.state.lane_records[lane] if self.state.lane_records else self.state.records
-        i = bisect.bisect_right(records, step, key=lambda r: r.step) - 1
-        return records[max(i, 0)]
-
     def current_frame(self) -> Optional[Frame]:
-        """The Frame on screen: every lane's newest record when live, else the scrubbed step."""
-        state = self.state
-        if state is None:
+        """The Frame on screen: the snapshot's shown lanes, newest records when live, else the scrubbed step."""
+        if self.state is None:
             return None
-        if state.lane_records:
-            n = len(state.lane_records)
-            names = state.names if len(state.names) == n else tuple(f"lane {i + 1}" for i in range(n))
-            lane_data = zip(names, state.lane_latest, state.lane_records, state.lane_configs, state.lane_theory, state.lane_weight_std)
-        else:
-            lane_data = [("run", state.latest, state.records, state.config, state.theory, state.predicted_weight_std)]
-        lanes = []
-        for i, (name, latest, records, config, theory, wstd) in enumerate(lane_data):
-            record = latest if self.cursor_step is None else self._record_at(self.cursor_step, i)
-            lanes.append(
-                Lane(
-                    name=name,
-                    record=record,
-                    records=records,
-                    config=config,
-                    colour=theme.lane_colour(i),
-                    theory=theory,
-                    predicted_weight_std=wstd,
-                )
-            )
-        live = self.cursor_step is None
-        return Frame(
-            lanes=tuple(lanes),
-            cursor_step=None if live else lanes[0].record.step,
-            moving=live and (state.playing or state.pending_steps > 0),
-            grids=state.grids,
-            grid_history=self.grid_log.entries(),
+        return Frame.of(
+            self.state, self.cursor_step, hidden=self.hidden_lanes, grid_history=self.grid_log.entries(), focus=self.selected_lane
         )
 
     def _draw(self) -> None:
@@ -458,7 +486,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def _toggle_pre(self, checked: bool) -> None:
         self.activations.set_kind("pre" if checked else "act")
 
-    def _config_summary(self, c: RunConfig) -> str:
+    @staticmethod
+    def _config_summary(c: RunConfig) -> str:
         extras = (" · BatchNorm" if c.batchnorm else "") + (f" · dropout {c.dropout:g}" if c.dropout else "")
         return (
             f"{c.depth} hidden layers × {c.width} units · {c.activation} · init {c.init.label()} · {c.dataset} · "
@@ -474,7 +503,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if frame is None:
             self.statusBar().showMessage("Nothing to export yet: the network is still being built", 4000)
             return
-        ExportDialog({p.title: p for p in self.panels}, frame, self).open()
+        ExportDialog({spec.title: self._panels[spec.id] for spec in registry.PANELS}, frame, self).open()
 
     def show_help(self) -> None:
         if self.help_dialog is None:
@@ -497,3 +526,19 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.help_dialog is not None:
             self.help_dialog.close()
         super().closeEvent(event)
+
+
+def _short(text: str, limit: int = 40) -> str:
+    """User text cut to ``limit`` characters for a one-line place (the full text stays elsewhere)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _panel_property(panel_id: str) -> property:
+    return property(lambda self: self._panels[panel_id], doc=f"The {registry.get(panel_id).title} panel.")
+
+
+# window.overview, window.loss, ...: one read-only attribute per registered panel
+for _spec in registry.PANELS:
+    if hasattr(QtWidgets.QMainWindow, _spec.id):
+        raise RuntimeError(f"panel id {_spec.id!r} clashes with a QMainWindow attribute")
+    setattr(MainWindow, _spec.id, _panel_property(_spec.id))

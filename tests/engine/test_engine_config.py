@@ -47,6 +47,7 @@ NUMBERS = {
     "seed": (0, 2**31 - 1, True, False),
     "record_every": (1, 1_000_000, True, False),
     "test_every": (1, 1_000_000, True, False),
+    "input_dim": (1, 4096, True, False),
     "init.std": (0.0, 1e6, False, False),
     "init.value": (-1e6, 1e6, False, False),
     "init.bound": (0.0, 1e6, False, False),
@@ -247,6 +248,7 @@ run_configs = st.builds(
     device=st.just("cpu"),
     record_every=st.integers(1, 1_000_000),
     test_every=st.integers(1, 1_000_000),
+    input_dim=st.integers(1, 4096),
 )
 
 

@@ -28,7 +28,8 @@ def test_a_lane_equals_the_same_config_run_alone() -> None:
             assert_same_record(steps[k][i], rec)
 
 
-OTHER = {"dataset": "moons", "seed": 3, "batch_size": 16, "depth": 4, "width": 8, "record_every": 2, "test_every": 5}
+OTHER = {"dataset": "moons", "seed": 3, "batch_size": 16, "depth": 4, "width": 8, "record_every": 2, "test_every": 5,
+         "input_dim": 32}
 
 
 def test_shared_fields() -> None:

@@ -387,7 +387,7 @@ def test_dialog_preview_renders_and_export_writes_the_file(dialog, tmp_path: Pat
     dialog.set_format("png")
     assert Path(dialog.path_edit.text()).name == "activations.png"  # named after the target
     dialog.set_target("Loss & accuracy")
-    assert Path(dialog.path_edit.text()).name == "loss_accuracy.png"
+    assert Path(dialog.path_edit.text()).name == "loss.png"  # the panel's registry id, as initviz export names it
     dialog.set_target("Activations")
     dialog.set_size(1600, 1200)  # the 4:3 preset
     assert dialog.size_box.currentData() == (1600, 1200)

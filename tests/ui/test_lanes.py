@@ -100,10 +100,16 @@ def test_save_then_open_restores_the_lanes(qtbot, lanes_window, tmp_path, monkey
     window.step_action.trigger()
     qtbot.waitUntil(lambda: _steps(window) == [7, 7], timeout=20_000)
     build = window.state.build
+    from initviz.engine.scenarios import DEFAULT_SCENARIO, get_scenario
+
+    window.experiment.select_scenario_shown(get_scenario(DEFAULT_SCENARIO))  # a lesson on screen before Open
+    assert window.experiment.scenario_box.currentIndex() != 0 and window.experiment.lesson.text()
     monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
     window.open_action.trigger()
     qtbot.waitUntil(lambda: window.state.build == build + 1, timeout=20_000)
     assert _steps(window) == [6, 6] and not boxes
+    qtbot.waitUntil(lambda: window.experiment.scenario_box.currentIndex() == 0, timeout=5_000)
+    assert window.experiment.lesson.text() == "" and window.experiment.lane_box.count() == 2  # the opened run's lanes
     for old, new in zip(before, window.state.lane_latest):
         np.testing.assert_allclose(new.act_std, old.act_std)
         np.testing.assert_array_equal(new.act_hist, old.act_hist)

@@ -113,9 +113,8 @@ def test_three_hundred_record_updates_repaint(qtbot, open_window):
     plot = window.activations.grid._rows[0].plot
     for n, record in enumerate(records[1:], start=1):
         history = tuple(records[: n + 1])
-        state = dataclasses.replace(
-            base, version=10_000 + n, latest=record, records=history, step_count=record.step, lane_latest=(record,), lane_records=(history,)
-        )
+        lane = dataclasses.replace(base.lanes[0], records=history, latest_record=record)
+        state = dataclasses.replace(base, version=10_000 + n, lanes=(lane,), step_count=record.step)
         window.on_state(state)
         plot.repaint()
         window.activations.heatmap.repaint()

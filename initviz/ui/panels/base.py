@@ -7,10 +7,11 @@ a few hundred points); every statistic comes from the engine's records.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Collection, Optional, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -18,11 +19,15 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from initviz.engine.config import RunConfig
 from initviz.engine.record import StepRecord
+from initviz.engine.snapshot import LaneView, Snapshot, index_at_or_before
 
 
 @dataclass(frozen=True)
 class Lane:
-    """One run as a panel sees it: the record to show, its history and its predictions."""
+    """One run as a panel sees it: the record to show, its history and its predictions.
+
+    Built from the engine's LaneView (``Lane.of``) plus what only the window knows: the colour
+    and the step on screen. ``view`` is the LaneView it came from (None for hand-made lanes)."""
 
     name: str
     record: StepRecord  # the record on screen (newest, or the scrubbed one)
@@ -31,6 +36,23 @@ class Lane:
     colour: str
     theory: Any = None  # engine Theory (pre_std, act_std, grad_gain) or None
     predicted_weight_std: Optional[np.ndarray] = None  # describe_init(config).weight_std
+    view: Optional[LaneView] = field(default=None, compare=False, repr=False)
+    index: int = 0  # the lane's place in the run (its colour), also when other lanes are hidden
+
+    @classmethod
+    def of(cls, view: LaneView, colour: str, step: Optional[int] = None, index: int = 0) -> "Lane":
+        """The lane ``view`` at ``step`` (the record at or before it; None: the newest)."""
+        return cls(
+            name=view.name,
+            record=view.at(step),
+            records=view.records,
+            config=view.config,
+            colour=colour,
+            theory=view.theory,
+            predicted_weight_std=view.predicted_weight_std,
+            view=view,
+            index=index,
+        )
 
 
 @dataclass(frozen=True)
@@ -46,6 +68,54 @@ class Frame:
     # earlier grids of this run, as (step, grids) oldest first: the boundary at a scrubbed step
     grid_history: tuple = ()
     series_cache: dict = field(default_factory=dict, compare=False, repr=False)
+    focus: int = 0  # index into ``lanes`` of the lane the info lines describe (the selected lane)
+
+    @classmethod
+    def of(
+        cls,
+        snapshot: Snapshot,
+        cursor_step: Optional[int] = None,
+        *,
+        hidden: Collection[str] = (),
+        grid_history: tuple = (),
+        focus: Optional[str] = None,
+        colour: Optional[Callable[[int], str]] = None,
+    ) -> "Frame":
+        """The Frame of an engine Snapshot: lane i in colour ``colour(i)`` (the theme's), every lane
+        at ``cursor_step`` (None: live), lanes named in ``hidden`` left out (never all of them),
+        ``focus``: the name of the lane the info lines describe."""
+        if colour is None:
+            from initviz.ui.theme import lane_colour as colour
+        keep = [i for i, v in enumerate(snapshot.lanes) if v.name not in hidden] or list(range(len(snapshot.lanes)))
+        lanes = tuple(Lane.of(snapshot.lanes[i], colour(i), cursor_step, i) for i in keep)
+        grids = snapshot.grids
+        if grids and len(keep) < len(snapshot.lanes):
+            grids = tuple(grids[i] for i in keep)
+            grid_history = tuple((s, tuple(g[i] for i in keep if i < len(g))) for s, g in grid_history)
+        names = [lane.name for lane in lanes]
+        return cls(
+            lanes=lanes,
+            cursor_step=None if cursor_step is None else lanes[0].record.step,
+            moving=cursor_step is None and (snapshot.playing or snapshot.pending_steps > 0),
+            grids=grids,
+            grid_history=grid_history,
+            focus=names.index(focus) if focus in names else 0,
+        )
+
+    def upto(self, step: int) -> "Frame":
+        """This frame as the run was at ``step`` (a GIF's frame): each lane's record at or before
+        it and its history up to there; fresh caches, at rest. Grids are kept as they are."""
+        lanes = []
+        for lane in self.lanes:
+            k = index_at_or_before(lane.records, step)
+            view = lane.view.upto(step) if lane.view is not None else None
+            lanes.append(dataclasses.replace(lane, record=lane.records[k], records=tuple(lane.records[: k + 1]), view=view))
+        return dataclasses.replace(self, lanes=tuple(lanes), cursor_step=None, moving=False, series_cache={})
+
+    @property
+    def selected(self) -> Lane:
+        """The lane the info lines and the status bar describe (the Experiment panel's lane)."""
+        return self.lanes[self.focus] if 0 <= self.focus < len(self.lanes) else self.lanes[0]
 
     @property
     def main(self) -> Lane:

@@ -6,16 +6,30 @@ from typing import Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from initviz.ui import theme
-from initviz.ui.panels.base import DottedLine, Frame, LogEdgeMarkers, Panel, PathCurve, StaticPlot, finite_range, fit_dotted, half_decades
+from initviz.ui.panels.base import (
+    DottedLine,
+    Frame,
+    LogEdgeMarkers,
+    Panel,
+    PathCurve,
+    StaticPlot,
+    finite_range,
+    fit_dotted,
+    half_decades,
+    safe_log10,
+)
 
 DEPTH_HELP = (
     "<b>Depth profile</b>: the measured standard deviation of each hidden layer's activations "
     "(solid, with dots) and the value the init predicts for it at step 0 (dashed: orange for one run, "
     "each lane's colour with lanes), from the "
     "variance recursion Var(z<sub>l</sub>) = fan_in·Var(w)·E[φ(z<sub>l-1</sub>)²] + Var(b). "
+    "The light band around the prediction: where 80% of networks of this shape land at init "
+    "(10-90% over 32 networks drawn with other seeds): finite width, not the theory, sets how far "
+    "one network may stray.<br>"
     "Below: the std of each layer's weights, measured and predicted by the init formula.<br>"
     "<b>Healthy</b>: a flat profile (signal keeps its scale through depth). Falling = vanishing, "
     "rising = exploding. Measured and predicted agree at step 0; training moves them apart."
@@ -39,6 +53,75 @@ def fit_predictions(curves: list, plot: pg.PlotItem, frame: Frame, log_y: bool) 
     return curves
 
 
+BAND_ALPHA = 50  # of 255: light enough that the curves on it stay readable
+
+
+class BandFill(QtWidgets.QGraphicsPathItem):
+    """A light fill between a low and a high curve per layer (the finite-width band).
+
+    Drawn by Qt like PathCurve; ``log_y`` draws log10 of the values (plots in log mode). Keeps the
+    values given as ``lo``/``hi`` (tests); non-finite or non-positive (log) layers are left out.
+    """
+
+    def __init__(self, colour: str, log_y: bool = True) -> None:
+        super().__init__()
+        self.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
+        fill = QtGui.QColor(colour)
+        fill.setAlpha(BAND_ALPHA)
+        self.setBrush(QtGui.QBrush(fill))
+        self.setZValue(-5)  # under the curves
+        self.log_y = log_y
+        self.colour = colour
+        self.lo = np.zeros(0)
+        self.hi = np.zeros(0)
+
+    def set_band(self, x: np.ndarray, lo: Optional[np.ndarray], hi: Optional[np.ndarray]) -> None:
+        if lo is None or hi is None:
+            self.lo = self.hi = np.zeros(0)
+            self.setPath(QtGui.QPainterPath())
+            return
+        self.lo, self.hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+        a, b = (safe_log10(self.lo), safe_log10(self.hi)) if self.log_y else (self.lo, self.hi)
+        ok = np.isfinite(a) & np.isfinite(b) & np.isfinite(x)
+        path = QtGui.QPainterPath()
+        if ok.sum() >= 1:
+            xs, a, b = np.asarray(x, dtype=np.float64)[ok], a[ok], b[ok]
+            if len(xs) == 1:  # one layer: a thin bar
+                xs, a, b = np.r_[xs - 0.2, xs + 0.2], np.repeat(a, 2), np.repeat(b, 2)
+            path.moveTo(xs[0], a[0])
+            for xi, yi in zip(xs[1:], a[1:]):
+                path.lineTo(xi, yi)
+            for xi, yi in zip(xs[::-1], b[::-1]):
+                path.lineTo(xi, yi)
+            path.closeSubpath()
+        self.setPath(path)
+
+
+def fit_bands(bands: list, plot: pg.PlotItem, frame: Frame, log_y: bool) -> list:
+    """``bands`` made to hold one BandFill per lane (in place), in the prediction's colour."""
+    many = len(frame.lanes) > 1
+    colours = [lane.colour if many else theme.THEORY_COLOUR for lane in frame.lanes]
+    if [b.colour for b in bands] != colours:
+        for b in bands:
+            plot.removeItem(b)
+        bands[:] = [BandFill(colour, log_y=log_y) for colour in colours]
+        for b in bands:
+            plot.addItem(b, ignoreBounds=True)
+    for b in bands:
+        b.log_y = log_y
+    return bands
+
+
+def lane_band(lane: "object", name: str) -> tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+    """(low, high) of the lane's finite-width band for `name`, if the engine has computed it."""
+    theory = getattr(lane, "theory", None)
+    band = theory.band_if_ready() if theory is not None and hasattr(theory, "band_if_ready") else None
+    if band is None:
+        return None, None
+    values = getattr(band, name)
+    return values[0], values[1]
+
+
 class StdProfilePlot(StaticPlot):
     """Per-layer std, measured (one curve per lane) and predicted at init (dashed)."""
 
@@ -57,12 +140,14 @@ class StdProfilePlot(StaticPlot):
         p.layout.addItem(self.legend, 4, 1)
         self.measured: list[DottedLine] = []  # one per lane
         self.theories: list[PathCurve] = []  # one per lane: the std predicted at init (dashed)
+        self.bands: list[BandFill] = []  # one per lane: 10-90% of networks of this shape at init
         self.markers = LogEdgeMarkers(p, self.legend)  # std exactly 0 (zeros init), Inf/NaN
         self._lane_names: tuple = ()
         self._range: tuple = ()
         self.setToolTip(
             "Solid: measured std of each layer's outputs. Dashed: predicted at initialisation\n"
-            "(orange for one run; in each lane's colour with lanes).\n"
+            "(orange for one run; in each lane's colour with lanes). Light band: 10-90% of 32 networks\n"
+            "of this shape at init (how far one finite network may stray from the line).\n"
             "Healthy: flat (the scale survives depth), and on the prediction at step 0.\n"
             "Triangles at the bottom: std exactly 0 (all units output the same value), which a log axis cannot place."
         )
@@ -84,6 +169,8 @@ class StdProfilePlot(StaticPlot):
             item.set_log(on)
         for item in self.theories:
             item.log_y = on
+        for band in self.bands:
+            band.log_y = on
         self._range = ()
 
     def _rebuild(self, frame: Frame) -> None:
@@ -91,6 +178,7 @@ class StdProfilePlot(StaticPlot):
         many = len(frame.lanes) > 1
         fit_dotted(self.measured, self.plotItem, [lane.colour for lane in frame.lanes], log_y=self.log)
         fit_predictions(self.theories, self.plotItem, frame, log_y=self.log)
+        fit_bands(self.bands, self.plotItem, frame, log_y=self.log)
         self.legend.clear()
         self.markers.forget_legend()
         if many:
@@ -111,6 +199,11 @@ class StdProfilePlot(StaticPlot):
             self._lane_names = names
             self._rebuild(frame)
         shown, raw = [], []
+        for lane, band in zip(frame.lanes, self.bands):
+            lo, hi = lane_band(lane, "act_std" if kind == "act" else "pre_std")
+            band.set_band(layers, lo, hi)
+            if lo is not None:
+                shown += [lo, hi]
         for lane, c, t in zip(frame.lanes, self.measured, self.theories):
             values = np.asarray(lane.record.act_std if kind == "act" else lane.record.pre_std, dtype=np.float64)
             c.set_line(layers, values)

@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from initviz.engine.config import (
     ACTIVATIONS,
@@ -20,6 +20,7 @@ from initviz.engine.config import (
     ConfigError,
     RunConfig,
 )
+from initviz.engine.lanes import MAX_LANES, SHARED
 from initviz.ui import theme
 from initviz.ui.scenarios import Scenario, all_scenarios, lesson_text
 
@@ -205,14 +206,22 @@ class _Field:
 class ExperimentPanel(QtWidgets.QWidget):
     """Edit the run's settings; Apply rebuilds the network. Invalid values say why and block Apply."""
 
-    apply_requested = QtCore.Signal(object)  # a validated RunConfig
+    apply_requested = QtCore.Signal(object)  # a one-lane scenario: a validated RunConfig for the whole run
     lanes_requested = QtCore.Signal(object, object)  # a comparison scenario: (configs, lane names or None)
+    lane_apply_requested = QtCore.Signal(int, object)  # Apply: (selected lane, its validated RunConfig)
+    lane_add_requested = QtCore.Signal(int)  # add a copy of this lane
+    lane_remove_requested = QtCore.Signal(int)  # remove this lane
+    lane_selected = QtCore.Signal(int)  # the lane the fields (and the info lines) describe
+    lane_visibility_changed = QtCore.Signal(str, bool)  # (lane name, shown in the panels)
 
     def __init__(self, config: RunConfig, parent: Optional[QtWidgets.QWidget] = None) -> None:
         super().__init__(parent)
         self.applied = config
         self.fields: dict[str, _Field] = {}
         self._candidate: Optional[RunConfig] = config
+        self.lane_names: list[str] = []
+        self.lane_configs: list[RunConfig] = []
+        self.hidden: set[str] = set()
 
         self.scenario_box = QtWidgets.QComboBox()
         self.scenario_box.setObjectName("scenario")
@@ -237,6 +246,7 @@ class ExperimentPanel(QtWidgets.QWidget):
         sc_layout.addWidget(self.scenario_box)
         sc_layout.addWidget(self.lesson)
         outer.addWidget(sc_box)
+        outer.addWidget(self._build_lane_box())
 
         for title, specs in SECTIONS:
             group = QtWidgets.QGroupBox(title)
@@ -274,6 +284,122 @@ class ExperimentPanel(QtWidgets.QWidget):
         outer.addStretch(1)
         self.set_config(config)
 
+    def _build_lane_box(self) -> QtWidgets.QGroupBox:
+        box = QtWidgets.QGroupBox("Lane")
+        self.lane_box = QtWidgets.QComboBox()
+        self.lane_box.setObjectName("lane")
+        self.lane_box.setToolTip("The lane (run) these fields show and Apply changes; the other lanes keep their settings.")
+        self.lane_box.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.lane_box.setMinimumContentsLength(14)
+        self.lane_box.activated.connect(self._lane_chosen)
+        self.lane_shown = QtWidgets.QCheckBox("shown")
+        self.lane_shown.setObjectName("laneShown")
+        self.lane_shown.setChecked(True)
+        self.lane_shown.setToolTip("Hide this lane from every panel (it keeps training); at least one lane stays shown.")
+        self.lane_shown.toggled.connect(self._lane_shown_toggled)
+        self.add_lane_button = QtWidgets.QPushButton("Add lane")
+        self.add_lane_button.setObjectName("addLane")
+        self.add_lane_button.setToolTip(f"Add a copy of this lane (at most {MAX_LANES}); every lane starts again at step 0")
+        self.add_lane_button.clicked.connect(lambda: self.lane_add_requested.emit(self.selected_lane))
+        self.remove_lane_button = QtWidgets.QPushButton("Remove")
+        self.remove_lane_button.setObjectName("removeLane")
+        self.remove_lane_button.setToolTip("Remove this lane; the others go on where they are")
+        self.remove_lane_button.clicked.connect(lambda: self.lane_remove_requested.emit(self.selected_lane))
+        self.shared_note = QtWidgets.QLabel(
+            "Every lane shares " + ", ".join(n.replace("_", " ") for n in SHARED) + ": changing one changes all."
+        )
+        self.shared_note.setWordWrap(True)
+        self.shared_note.setStyleSheet("color:#666;")
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(self.lane_box, 1)
+        row.addWidget(self.lane_shown)
+        buttons = QtWidgets.QHBoxLayout()
+        buttons.addWidget(self.add_lane_button)
+        buttons.addWidget(self.remove_lane_button)
+        lay = QtWidgets.QVBoxLayout(box)
+        lay.addLayout(row)
+        lay.addLayout(buttons)
+        lay.addWidget(self.shared_note)
+        self._update_lane_buttons()
+        return box
+
+    # --- lanes ---------------------------------------------------------------------------
+    @property
+    def selected_lane(self) -> int:
+        """Index of the lane the fields describe (0 with one lane)."""
+        return max(self.lane_box.currentIndex(), 0)
+
+    @property
+    def selected_name(self) -> Optional[str]:
+        return self.lane_names[self.selected_lane] if self.lane_names else None
+
+    def set_lanes(self, names: list[str], configs: list[RunConfig], hidden: Optional[set[str]] = None) -> None:
+        """The engine runs these lanes now (a new build): list them; the fields show the selected one.
+
+        The selection stays on the lane of the same name, else on the same place, else lane 1."""
+        previous = self.selected_name
+        index = self.selected_lane
+        old_configs = self.lane_configs
+        self.lane_names, self.lane_configs = list(names), list(configs)
+        if hidden is not None:
+            self.hidden = set(hidden) & set(names)
+        self.lane_box.blockSignals(True)
+        try:
+            self.lane_box.clear()
+            for i, name in enumerate(names):
+                pix = QtGui.QPixmap(12, 12)
+                pix.fill(QtGui.QColor(theme.lane_colour(i)))
+                shown = len(name) <= 60
+                self.lane_box.addItem(QtGui.QIcon(pix), f"{i + 1}: {name if shown else name[:59] + '…'}", i)
+                self.lane_box.setItemData(i, name, QtCore.Qt.ItemDataRole.ToolTipRole)
+            if previous in names:
+                index = names.index(previous)
+            self.lane_box.setCurrentIndex(min(index, len(names) - 1))
+        finally:
+            self.lane_box.blockSignals(False)
+        self._update_lane_buttons()
+        if configs:
+            same = previous is not None and previous == self.selected_name and len(old_configs) == len(configs)
+            # the same lane rebuilt (Reseed, Reset): edits not yet applied stay; another lane: its settings
+            self.set_applied(configs[self.selected_lane], keep_edits=same)
+
+    def select_lane(self, index: int) -> None:
+        """Show lane ``index`` in the fields (edits not applied are dropped) and tell the window."""
+        self.lane_box.setCurrentIndex(index)
+        self._lane_chosen(index)
+
+    def _lane_chosen(self, index: int) -> None:
+        if 0 <= index < len(self.lane_configs):
+            self.set_applied(self.lane_configs[index], keep_edits=False)
+        self._update_lane_buttons()
+        self.lane_selected.emit(self.selected_lane)
+
+    def _lane_shown_toggled(self, on: bool) -> None:
+        name = self.selected_name
+        if name is None:
+            return
+        if not on and len(self.hidden | {name}) >= len(self.lane_names):
+            self.lane_shown.blockSignals(True)
+            self.lane_shown.setChecked(True)
+            self.lane_shown.blockSignals(False)
+            self.status.setText("At least one lane stays shown.")
+            return
+        if on:
+            self.hidden.discard(name)
+        else:
+            self.hidden.add(name)
+        self.lane_visibility_changed.emit(name, on)
+
+    def _update_lane_buttons(self) -> None:
+        n = len(self.lane_names)
+        self.add_lane_button.setEnabled(0 < n < MAX_LANES)
+        self.remove_lane_button.setEnabled(n > 1)
+        self.lane_shown.setEnabled(n > 1)
+        self.shared_note.setVisible(n > 1)
+        self.lane_shown.blockSignals(True)
+        self.lane_shown.setChecked(self.selected_name not in self.hidden)
+        self.lane_shown.blockSignals(False)
+
     # --- public --------------------------------------------------------------------------
     def set_config(self, config: RunConfig) -> None:
         """Show ``config`` in every field (discarding edits) and take it as the applied one."""
@@ -293,13 +419,19 @@ class ExperimentPanel(QtWidgets.QWidget):
         self.scenario_box.setCurrentIndex(0)
         self.lesson.setText("")
 
-    def set_applied(self, config: RunConfig) -> None:
-        """The engine runs ``config`` now (e.g. after Reseed): update fields the user did not edit."""
+    def forget_scenario(self) -> None:
+        """Show "(custom settings)" and no lesson text (e.g. after opening a saved run)."""
+        self.scenario_box.setCurrentIndex(0)
+        self.lesson.setText("")
+
+    def set_applied(self, config: RunConfig, keep_edits: bool = True) -> None:
+        """The engine runs ``config`` now (e.g. after Reseed): update fields the user did not edit
+        (every field with ``keep_edits`` False, e.g. when another lane is chosen)."""
         old, self.applied = self.applied, config
         for name, f in self.fields.items():
-            if f.value() == get_value(old, name):
+            if not keep_edits or f.value() == get_value(old, name):
                 f.set_value(get_value(config, name))
-        self._changed()
+        self._changed(keep_scenario=not keep_edits)
 
     def select_scenario_shown(self, scenario: Scenario) -> None:
         """Show ``scenario`` as the chosen one (box and lesson text) without applying anything."""
@@ -326,14 +458,15 @@ class ExperimentPanel(QtWidgets.QWidget):
         return f.error.text() if not f.error.isHidden() else ""
 
     def apply(self) -> bool:
-        """Emit ``apply_requested`` with the fields' config; False (and nothing sent) if invalid."""
+        """Emit ``lane_apply_requested`` (the selected lane, the fields' config); False (and
+        nothing sent) if a field is invalid. The other lanes keep their settings."""
         self._changed(keep_scenario=True)
         if self._candidate is None:
             self.status.setText("Fix the fields marked in red first.")
             return False
         self.status.setText("")
         self.applied = self._candidate
-        self.apply_requested.emit(self._candidate)
+        self.lane_apply_requested.emit(self.selected_lane, self._candidate)
         self._update_buttons()
         return True
 
@@ -344,7 +477,7 @@ class ExperimentPanel(QtWidgets.QWidget):
             return
         cfg = dataclasses.replace(sc.config, device=self.applied.device)
         if sc.is_comparison:
-            # the fields show the first lane's settings; Apply later runs them as one lane
+            # the fields show the first lane's settings until the engine lists the lanes (set_lanes)
             lanes = [dataclasses.replace(c, device=self.applied.device) for c in sc.lane_configs]
             for name, f in self.fields.items():
                 f.set_value(get_value(lanes[0], name))
@@ -358,7 +491,10 @@ class ExperimentPanel(QtWidgets.QWidget):
             f.set_value(get_value(cfg, name))
         self._changed(keep_scenario=True)
         self.lesson.setText(lesson_text(sc))
-        self.apply()
+        if self._candidate is not None:  # a one-lane scenario replaces every lane
+            self.applied = self._candidate
+            self.apply_requested.emit(self._candidate)
+            self._update_buttons()
 
     def _visible_names(self) -> set[str]:
         scheme = self.fields["init.scheme"].value()

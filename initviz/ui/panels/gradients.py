@@ -22,11 +22,13 @@ from initviz.ui.panels.base import (
     safe_log10,
     step_axis_range,
 )
+from initviz.ui.panels.depth_profile import BandFill, fit_bands, fit_predictions, lane_band
 from initviz.ui.panels.layers import LaneHeatmaps, LayerHeatmap, LayerHistogramGrid, histogram_image, value_ticks
 
 GRADIENTS_HELP = (
     "<b>Gradients</b>.<br>Top left: the norm of each layer's weight gradient ‖∂L/∂W‖ (log scale), "
-    "input side on the left. Top right: the same number for every layer over the recorded steps "
+    "input side on the left; dashed: the shape the init predicts (mean field, scaled to the measured "
+    "last layer), in a light band where 80% of networks of this shape land at init. Top right: the same number for every layer over the recorded steps "
     "(colour = log10 of the norm). Bottom: the distribution of log10|∂L/∂h| (gradient reaching each "
     "layer's outputs), all layers as rows and one histogram per layer.<br>"
     "<b>Healthy</b>: norms within about one order of magnitude across layers and stable over time. "
@@ -46,7 +48,9 @@ class GradNormPlot(StaticPlot):
         self.setToolTip(
             "‖∂L/∂W‖ of each hidden layer at this step (log scale). Input side left, output side right.\n"
             "Healthy: roughly flat. A slope of orders of magnitude = vanishing or exploding gradients.\n"
-            "Triangles (in the lane's colour): exactly 0, drawn at the bottom. Red crosses: Inf/NaN, drawn at the top."
+            "Triangles (in the lane's colour): exactly 0, drawn at the bottom. Red crosses: Inf/NaN, drawn at the top.\n"
+            "Dashed: predicted at init, scaled to the measured last layer (the theory gives ratios between layers;\n"
+            "it leaves out correlations between inputs). Light band: 10-90% of 32 networks of this shape at init."
         )
         p = self.plotItem
         p.setLogMode(y=True)
@@ -56,6 +60,8 @@ class GradNormPlot(StaticPlot):
         p.setTitle(NORM_TITLE, size="10pt")
         p.vb.enableAutoRange(enable=False)
         self.curves: list[DottedLine] = []  # one per lane
+        self.theories: list = []  # one per lane: predicted at init, scaled to the measured last layer
+        self.bands: list[BandFill] = []  # one per lane: 10-90% of networks of this shape
         # scatter items are not log-transformed: markers sit in the view's log10 coordinates. The
         # title explains them (a legend box would cover the curves, which run along the top)
         self.markers = LogEdgeMarkers(p)
@@ -69,7 +75,15 @@ class GradNormPlot(StaticPlot):
         for lane, curve in zip(frame.lanes, self.curves):
             curve.set_line(layers, positive_or_nan(lane.record.grad_norm))
         norms = [np.asarray(lane.record.grad_norm, dtype=np.float64) for lane in frame.lanes]
-        logs = safe_log10(np.concatenate([np.ravel(g) for g in norms]))
+        shown = list(norms)
+        fit_predictions(self.theories, self.plotItem, frame, log_y=True)
+        fit_bands(self.bands, self.plotItem, frame, log_y=True)
+        for lane, g, line, band in zip(frame.lanes, norms, self.theories, self.bands):
+            predicted, lo, hi = self.scaled_prediction(lane, g)
+            line.set_line(layers if predicted is not None else np.zeros(0), predicted if predicted is not None else np.zeros(0))
+            band.set_band(layers, lo, hi)
+            shown += [v for v in (predicted, lo, hi) if v is not None]
+        logs = safe_log10(np.concatenate([np.ravel(g) for g in shown]))
         logs = logs[np.isfinite(logs)]
         top = float(np.ceil(logs.max())) if logs.size else 0.0
         bottom = float(np.floor(logs.min())) - 1.0 if logs.size else -1.0
@@ -87,6 +101,23 @@ class GradNormPlot(StaticPlot):
         if (depth, y_range) != self._range:
             self._range = (depth, y_range)
             self.plotItem.vb.setRange(xRange=(0.5, depth + 0.5), yRange=y_range, padding=0)
+
+
+    @staticmethod
+    def scaled_prediction(lane: "object", norms: np.ndarray) -> tuple:
+        """(predicted, band low, band high) per layer, scaled to the measured last layer; None where
+        there is nothing to draw (no theory, no finite last-layer norm)."""
+        theory = getattr(lane, "theory", None)
+        gain = getattr(theory, "weight_grad_gain", None) if theory is not None else None
+        last = float(norms[-1]) if len(norms) else float("nan")
+        if gain is None or len(gain) != len(norms) or not np.isfinite(last) or last <= 0:
+            return None, None, None
+        lo, hi = lane_band(lane, "weight_grad_gain")
+        return (
+            np.asarray(gain, dtype=np.float64) * last,
+            None if lo is None else lo * last,
+            None if hi is None else hi * last,
+        )
 
 
 def _time_heatmap() -> LayerHeatmap:

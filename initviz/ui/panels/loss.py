@@ -6,7 +6,7 @@ from typing import Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from initviz.ui import theme
 from initviz.ui.panels.base import CursorLines, Frame, Panel, PathCurve, fmt, half_decades, step_axis_range
@@ -134,6 +134,7 @@ class LossPanel(Panel):
         self.loss_curves, self.acc_curves, self.test_points = self.view.loss_curves, self.view.acc_curves, self.view.test_points
         self.cursors = self.view.cursors
         self.readout = QtWidgets.QLabel()
+        self.readout.setTextFormat(QtCore.Qt.TextFormat.PlainText)  # lane names are user data
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.readout)
@@ -145,13 +146,16 @@ class LossPanel(Panel):
 
 
 def loss_readout(frame: Frame) -> str:
-    """'step k: loss ... batch accuracy ... test accuracy ... (step j)' for the record on screen."""
-    rec = frame.main.record
+    """'step k: loss ... batch accuracy ... test accuracy ... (step j)' for the record on screen,
+    of the selected lane, named when there are several ("He: step k: ...")."""
+    lane = frame.selected
+    rec = lane.record
     test_txt = ""
-    for k, r in enumerate(reversed(frame.main.records)):
+    for k, r in enumerate(reversed(lane.records)):
         if k > 3000:  # test accuracy is measured every few steps; do not walk a huge history
             break
         if r.step <= rec.step and np.isfinite(r.test_accuracy):
             test_txt = f"   test accuracy {fmt(r.test_accuracy)} (step {r.step})"
             break
-    return f"step {rec.step}:   loss {fmt(rec.loss, 4)}   batch accuracy {fmt(rec.accuracy)}{test_txt}"
+    name = f"{lane.name if len(lane.name) <= 40 else lane.name[:39] + '…'}:   " if len(frame.lanes) > 1 else ""
+    return f"{name}step {rec.step}:   loss {fmt(rec.loss, 4)}   batch accuracy {fmt(rec.accuracy)}{test_txt}"

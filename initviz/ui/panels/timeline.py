@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
-import bisect
-from typing import Sequence
+from PySide6 import QtCore, QtWidgets
 
 from initviz.engine.record import StepRecord
-from PySide6 import QtCore, QtWidgets
+from initviz.engine.snapshot import index_at_or_before
 
 
 class Timeline(QtWidgets.QWidget):
@@ -56,7 +55,7 @@ class Timeline(QtWidgets.QWidget):
         try:
             if self.slider.maximum() != max(n - 1, 0):
                 self.slider.setRange(0, max(n - 1, 0))
-            idx = n - 1 if live else max(bisect.bisect_right(records, shown_step, key=lambda r: r.step) - 1, 0)
+            idx = n - 1 if live else index_at_or_before(records, shown_step)
             if self.slider.value() != idx:
                 self.slider.setValue(idx)
             if self.live_button.isChecked() != live:
