@@ -13,6 +13,7 @@ from initviz.ui.panels.health import HEALTH_HELP
 from initviz.ui.panels.loss import LOSS_HELP
 from initviz.ui.panels.overview import OVERVIEW_HELP
 from initviz.ui.panels.papers import PAPERS_HELP
+from initviz.ui.panels.phase import PHASE_HELP
 
 FORMULAS_HTML = """
 <h2>Weight initialisation, in formulas</h2>
@@ -108,7 +109,7 @@ def depth_scale_sentence(chi1: float, q_star: float, xi_c: float) -> str:
 
 
 def help_html() -> str:
-    panels = "".join(f"<p>{text}</p>" for text in (OVERVIEW_HELP, ACTIVATIONS_HELP, GRADIENTS_HELP, HEALTH_HELP, DEPTH_HELP, LOSS_HELP, PAPERS_HELP))
+    panels = "".join(f"<p>{text}</p>" for text in (OVERVIEW_HELP, ACTIVATIONS_HELP, GRADIENTS_HELP, HEALTH_HELP, DEPTH_HELP, LOSS_HELP, PAPERS_HELP, PHASE_HELP))
     return FORMULAS_HTML + "<h2>The panels</h2>" + panels + CONTROLS_HTML
 
 

@@ -30,7 +30,9 @@ PHASE_HELP = (
     "is a real network trained for a short budget; its colour is the test accuracy above chance (or the "
     "drop of the loss). <b>Dashed</b>: the critical line χ₁ = 1 (left: ordered, signals fade; right: "
     "chaotic, nearby inputs decorrelate). <b>Orange</b>: depth = 6 ξ_c, about the deepest network that "
-    "still trains (Schoenholz et al. 2017). Click a cell to load that network into a lane."
+    "still trains (Schoenholz et al. 2017). Click a cell to load that network into a lane.<br><b>Healthy</b>: "
+    "a cell inside the bright region, below the orange curve; near the critical line the bright region "
+    "reaches deepest. Dark cells above the curve are networks too deep for their σw² to train."
 )
 MEASURES = {"test accuracy above chance": "trainability", "loss drop": "loss_drop"}
 DEPTH_CAP = 4.0  # the 6 xi_c curve is drawn up to this many times the grid's deepest row
