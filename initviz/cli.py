@@ -322,6 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("-v", "--verbose", action="store_true", help="also print each explanation and what to look for")
     sc.set_defaults(func=_cmd_scenarios)
 
+    from initviz import sweep_cli  # initviz sweep: the phase diagram
+
+    sweep_cli.add_parser(sub)
+
     app = sub.add_parser("app", help="open the window (the default with no command)",
                          description="Open the initviz window, optionally on a given configuration.")
     _add_config_flags(app)

@@ -58,6 +58,8 @@ PANELS: tuple[PanelSpec, ...] = (
               "each unit's output over the 2-D input plane, per lane: symmetry at a glance", frozenset({NEEDS_2D})),
     PanelSpec("papers", "Papers", "initviz.ui.panels.papers:PapersPanel",
               "published numbers (CS231n, makemore, SELU, orthogonal, He 2015) beside the run's and the theory's"),
+    PanelSpec("phase", "Phase diagram", "initviz.ui.panels.phase:PhasePanel",
+              "trainability over weight variance x depth from a sweep, with the critical line and 6 xi_c"),
 )  # fmt: skip
 
 

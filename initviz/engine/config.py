@@ -130,6 +130,7 @@ class RunConfig:
     activation: str = "tanh"
     init: InitSpec = field(default_factory=InitSpec)
     bias_init: float = 0.0  # constant for every bias, except under pytorch_default
+    bias_std: float = 0.0  # > 0: biases ~ N(bias_init, bias_std^2) instead (phase-diagram sweeps)
     batchnorm: bool = False  # BatchNorm1d between each hidden Linear and its activation
     dropout: float = 0.0  # after each hidden activation
     optimizer: str = "sgd"
@@ -158,6 +159,7 @@ class RunConfig:
             raise ConfigError("init", self.init, "expected an init spec with a scheme")
         self.init.validate()
         _number("bias_init", self.bias_init, -1e6, 1e6)
+        _number("bias_std", self.bias_std, 0.0, 1e6)
         if not isinstance(self.batchnorm, bool):
             raise ConfigError("batchnorm", self.batchnorm, "expected true or false")
         _number("dropout", self.dropout, 0.0, 0.95)

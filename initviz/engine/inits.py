@@ -64,10 +64,10 @@ def predicted_std(spec: InitSpec, fan_in: int, fan_out: int, kgain: float = 1.0)
 
 
 def predicted_bias_std(config: RunConfig, fan_in: int) -> float:
-    """Spread of the bias entries: only pytorch_default draws them at random."""
+    """Spread of the bias entries: pytorch_default's own, or ``bias_std`` (zeros: none)."""
     if config.init.scheme == "pytorch_default":
         return 1.0 / math.sqrt(3.0 * fan_in)
-    return 0.0
+    return 0.0 if config.init.scheme == "zeros" else config.bias_std
 
 
 def bias_value(config: RunConfig) -> float:
@@ -109,7 +109,10 @@ def init_linear(layer: nn.Linear, config: RunConfig) -> None:
         else:  # pragma: no cover - validated earlier
             raise ValueError(f"unknown init scheme {s!r}")
         if layer.bias is not None:
-            nn.init.constant_(layer.bias, bias_value(config))
+            if config.bias_std > 0 and s != "zeros":
+                nn.init.normal_(layer.bias, bias_value(config), config.bias_std)
+            else:
+                nn.init.constant_(layer.bias, bias_value(config))
 
 
 @dataclass(frozen=True)

@@ -311,6 +311,9 @@ def export_copy(source: PanelSource) -> Panel:
             raise ExportError(f"Cannot export {name}: the panel cannot be built on its own ({exc}).") from exc
     if not isinstance(source, type):
         _copy_view_state(source, panel)
+        export_state = getattr(source, "export_state", None)  # data a panel holds beyond frames (a sweep)
+        if callable(export_state):
+            export_state(panel)
     return panel
 
 

@@ -6,13 +6,6 @@ from typing import Optional
 
 from PySide6 import QtCore, QtWidgets
 
-from initviz.ui.panels.activations import ACTIVATIONS_HELP
-from initviz.ui.panels.depth_profile import DEPTH_HELP
-from initviz.ui.panels.gradients import GRADIENTS_HELP
-from initviz.ui.panels.health import HEALTH_HELP
-from initviz.ui.panels.loss import LOSS_HELP
-from initviz.ui.panels.overview import OVERVIEW_HELP
-from initviz.ui.panels.papers import PAPERS_HELP
 
 FORMULAS_HTML = """
 <h2>Weight initialisation, in formulas</h2>
@@ -126,10 +119,10 @@ def depth_scale_sentence(chi1: float, q_star: float, xi_c: float) -> str:
 
 
 def help_html() -> str:
-    from initviz.ui.panels.neurons import NEURONS_HELP
+    from initviz import registry
 
-    texts = (OVERVIEW_HELP, ACTIVATIONS_HELP, GRADIENTS_HELP, HEALTH_HELP, DEPTH_HELP, LOSS_HELP, NEURONS_HELP, PAPERS_HELP)
-    panels = "".join(f"<p>{text}</p>" for text in texts)
+    # every registered panel's own help, in tab order: a new panel needs no edit here
+    panels = "".join(f"<p>{spec.load().help_text}</p>" for spec in registry.PANELS)
     return FORMULAS_HTML + "<h2>The panels</h2>" + panels + controls_html()
 
 

@@ -79,6 +79,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.tabs.setTabToolTip(n, QtGui.QTextDocumentFragment.fromHtml(p.help_text).toPlainText() + f"\n(Ctrl+{n + 1})")
         self.tabs.currentChanged.connect(self._tab_changed)
         self.panel("neurons").layer_changed.connect(self._ask_pictures)
+        self.panel("phase").cell_clicked.connect(self.load_cell)
 
         self.banner = DiagnosisBanner()
         self.timeline = Timeline()
@@ -295,6 +296,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self.go_live()
         self.hidden_lanes.clear()
         self.controller.apply_lanes(list(configs), list(names) if names is not None else None)
+
+    def load_cell(self, config: RunConfig) -> None:
+        """A phase-diagram cell becomes the run (its depth differs from any other lane's, and depth is
+        shared by lanes): shown on the Overview and training, so the learner watches it work or fail."""
+        init = config.init
+        name = f"σw²={(init.std or 0.0) ** 2 * config.width:.3g}, depth {config.depth}"
+        self.apply_lanes([config], [name])
+        self.tabs.setCurrentWidget(self.panel("overview"))
+        self.controller.play()
 
     # ------------------------------------------------------------------ lanes
     def panel(self, panel_id: str) -> Panel:
