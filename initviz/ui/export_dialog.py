@@ -32,6 +32,8 @@ from initviz.ui.export import (
     DATA_FORMATS,
     GIF_FPS,
     GIF_MAX_FRAMES,
+    MAX_SIZE,
+    MIN_SIZE,
     PLOT_FORMATS,
     SIZE_PRESETS,
     ExportCancelled,
@@ -123,13 +125,15 @@ class ExportDialog(QtWidgets.QDialog):
         self.width_box = QtWidgets.QSpinBox()
         self.height_box = QtWidgets.QSpinBox()
         for box, value in ((self.width_box, 1920), (self.height_box, 1080)):
-            box.setRange(64, 8192)
+            box.setRange(MIN_SIZE, MAX_SIZE)
             box.setValue(value)
             box.setSuffix(" px")
+            box.setToolTip(f"At least {MIN_SIZE} px: a smaller slide is not readable (choose ½× scale for a small picture).")
         self.scale_box = QtWidgets.QComboBox()
         self.scale_box.setObjectName("exportScale")
         self.scale_box.addItem("1× (as the size says)", 1.0)
         self.scale_box.addItem("2× (twice the pixels, sharper)", 2.0)
+        self.scale_box.addItem("½× (half the pixels: a small GIF or thumbnail)", 0.5)
         self.scale_box.setToolTip("PNG and GIF: pixels per slide pixel. 1920 × 1080 at 2× is 3840 × 2160.")
         self.zoom_box = QtWidgets.QDoubleSpinBox()
         self.zoom_box.setRange(0.0, 4.0)

@@ -163,7 +163,7 @@ class HealthPanel(Panel):
             series = series[turn::share]
         for s in series:
             s.update(frame)
-        x_range = step_axis_range(frame.main.records)
+        x_range = step_axis_range(frame.main.records, tight=not frame.moving)
         if x_range != self._x_range:
             self._x_range = x_range
             self.plots[0].setXRange(*x_range, padding=0)  # the others are linked
