@@ -37,6 +37,7 @@ from initviz.ui.export.options import (
     slide_config,
     slug,
 )
+from initviz.ui.export import vector  # noqa: F401 - ex.vector.portable_svg
 from initviz.ui.export.render import export_figure, figure_bytes, panel_plots, plot_bytes, plot_name, plot_title
 
 __all__ = [
