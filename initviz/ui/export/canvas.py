@@ -277,8 +277,12 @@ class SlideCanvas(QtWidgets.QWidget):
         for vb in self._view_boxes():
             vb.prepareForPaint()
 
-    def show_frame(self, frame: Frame, title: Optional[str] = None) -> None:
-        """Draw ``frame`` on every panel and write the header (title None: automatic; "": none)."""
+    def show_frame(self, frame: Frame, title: Optional[str] = None, lay_out: bool = True, draw_all: bool = True) -> None:
+        """Draw ``frame`` on every panel and write the header (title None: automatic; "": none).
+
+        ``lay_out`` False: keep the panels' layout as the last frame had it (the frames of one
+        animation share the slide size and the lanes, so only the data change). ``draw_all``
+        False (with ``lay_out`` False): leave the small multiples as they are (measuring ranges)."""
         frame = fresh_frame(frame)
         self._frame = frame
         with slide_config():
@@ -287,7 +291,12 @@ class SlideCanvas(QtWidgets.QWidget):
             self._set_header(frame, title)
             # rows a scrolling view draws only when on screen (a slide shows them all), first so that
             # the plots they create count when the small multiples are fitted
-            self._draw_all()
+            if lay_out or draw_all:
+                self._draw_all()
+            if not lay_out:
+                for vb in self._view_boxes():
+                    vb.prepareForPaint()
+                return
             self._settle()
             target = Target(self.width(), self.height(), "slide", self.small_multiples_left_out)
             self._smallest_plot = min((p.lay_out(target, self._settle) for p in self.panels), default=math.inf)

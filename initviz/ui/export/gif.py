@@ -159,23 +159,40 @@ def gif_bytes(
     ranges: dict[int, tuple] = {}
     for i, frame in enumerate(frames):
         tick(i, f"measuring the axes: frame {i + 1} of {n}; " + _left(i, total, started))
-        canvas.show_frame(frame, options.title)
+        canvas.show_frame(frame, options.title, lay_out=False, draw_all=False)
         ranges = union_ranges(ranges, axis_ranges(canvas))
     images = []
-    canvas.show_frame(frames[0], options.title)
-    fix_ranges(canvas, ranges)
-    canvas.warm_up()  # the axes settle on their labels before the first frame is painted
-    for i, frame in enumerate(frames):
-        tick(n + i, f"{i} / {n} frames painted; " + _left(n + i, total, started))
+    # one palette for every frame, from the first and the last (the fullest): colours stay put
+    # from frame to frame, and mapping to a given palette is ~50x faster than a median cut each
+    samples = []
+    for frame in (frames[0], frames[-1]) if n > 1 else (frames[0],):
         canvas.show_frame(frame, options.title)
         fix_ranges(canvas, ranges)
+        canvas.warm_up()  # the axes settle on their labels before the first frame is painted
+        samples.append(qimage_to_pil(canvas.render_image(options)))
+    palette = _palette(samples)
+    for i, frame in enumerate(frames):
+        tick(n + i, f"{i} / {n} frames painted; " + _left(n + i, total, started))
+        canvas.show_frame(frame, options.title, lay_out=False)
+        fix_ranges(canvas, ranges)
         pil = qimage_to_pil(canvas.render_image(options))
-        images.append(pil.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE))
+        images.append(pil.quantize(palette=palette, dither=Image.Dither.NONE))
     tick(total, f"{n} / {n} frames painted; writing the GIF")
     buf = io.BytesIO()
     duration = max(20, round(1000 / fps))  # GIF delays are in 1/100 s; browsers slow down < 20 ms
     images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0, optimize=False, disposal=1)
     return buf.getvalue()
+
+
+def _palette(samples: list):  # -> PIL.Image.Image (mode P)
+    """A 256-colour palette (median cut) for the sample frames, side by side."""
+    from PIL import Image
+
+    w, h = samples[0].size
+    sheet = Image.new("RGB", (w * len(samples), h), "white")
+    for k, im in enumerate(samples):
+        sheet.paste(im, (k * w, 0))
+    return sheet.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
 
 
 def _left(done: int, total: int, started: float) -> str:
