@@ -361,6 +361,10 @@ class SlideCanvas(QtWidgets.QWidget):
 
     def render_image(self, options: SlideOptions) -> QtGui.QImage:
         """The slide as an RGB image of options.pixel_size pixels."""
+        return self.picture(options)
+
+    def picture(self, options: SlideOptions) -> QtGui.QImage:
+        """The slide as an RGB image of options.pixel_size pixels (what render_image returns)."""
         self.set_size(options)
         w, h = options.pixel_size
         img = QtGui.QImage(w, h, QtGui.QImage.Format.Format_RGB32)

@@ -169,7 +169,7 @@ def gif_bytes(
         canvas.show_frame(frame, options.title)
         fix_ranges(canvas, ranges)
         canvas.warm_up()  # the axes settle on their labels before the first frame is painted
-        samples.append(qimage_to_pil(canvas.render_image(options)))
+        samples.append(qimage_to_pil(canvas.picture(options)))
     palette = _palette(samples)
     for i, frame in enumerate(frames):
         tick(n + i, f"{i} / {n} frames painted; " + _left(n + i, total, started))
