@@ -364,7 +364,7 @@ def test_full_disk_and_odd_names_give_clear_errors(frame, tmp_path: Path, monkey
 
 
 @pytest.fixture
-def dialog(frame, qtbot):
+def dialog(frame, qtbot, tmp_path_factory):
     from initviz.ui.export_dialog import ExportDialog
 
     panels = {}
@@ -373,7 +373,8 @@ def dialog(frame, qtbot):
         qtbot.addWidget(p)
         p.show_frame(frame)
         panels[p.title] = p
-    d = ExportDialog(panels, frame)
+    settings = QtCore.QSettings(str(tmp_path_factory.mktemp("settings") / "initviz.ini"), QtCore.QSettings.Format.IniFormat)
+    d = ExportDialog(panels, frame, settings=settings)
     qtbot.addWidget(d, before_close_func=lambda w: w.reject())  # stops the preview timer, frees the canvases
     return d
 
