@@ -177,6 +177,9 @@ class Panel(QtWidgets.QWidget):
                     method()
         if target.theme == "slide":
             fit.sparse_ticks()
+            fit.fit_titles()
+            fit.fit_labels()
+            fit.fit_axis_labels()
         return smallest
 
     def due(self, part: str, frame: Frame, interval: float = 0.15) -> bool:

@@ -64,6 +64,9 @@ class SlideFit:
         self._collapsed: dict[int, Any] = {}
         self._pens: dict[int, tuple[Any, float, float]] = {}  # item -> (item, panel's width, width set)
         self._log_axes: dict[int, Any] = {}
+        self._label_fonts: dict[int, tuple[Any, QtGui.QFont]] = {}
+        self._axis_labels: dict[int, tuple[Any, dict]] = {}
+        self._titles: dict[int, tuple[Any, str, str]] = {}  # title label -> (label, panel's text, size)
 
     # --- dressing ---------------------------------------------------------------------------
     def dress(self) -> None:
@@ -145,11 +148,14 @@ class SlideFit:
             per_area.append((area, views))
         settle()
         moved = False
+        # neighbours keep room for a readable plot: 12% of the panel's height for data, plus its
+        # title and axis (a slide's plots must not become strips to make room for small multiples)
+        keep = int(0.12 * root.window().height() + 80)
         for area, views in per_area:
             flush_layouts(area.widget())
             deficit = area.widget().layout().minimumSize().height() - area.viewport().height()
             if deficit > 0:
-                moved = _give_room(area, deficit) or moved
+                moved = _give_room(area, deficit, keep) or moved
         if moved:
             settle()
         smallest = math.inf
@@ -188,6 +194,64 @@ class SlideFit:
             if id(item) not in self._log_axes:
                 self._log_axes[id(item)] = item
                 _split_log_levels(item)
+            _space_crowded_ticks(item)
+
+    def fit_titles(self, smallest_pt: float = 7.0) -> None:
+        """Plot titles wider than their plot get a smaller font (down to ``smallest_pt``), not cut."""
+        for item in scene_items(self.panel):
+            if not isinstance(item, pg.PlotItem) or isinstance(item, pg.ColorBarItem):
+                continue
+            label = item.titleLabel
+            if not label.isVisible() or not label.text:
+                continue
+            key = id(label)
+            if key not in self._titles:
+                self._titles[key] = (label, label.text, str(label.opts.get("size") or "10pt"))
+            _, text, size = self._titles[key]
+            room = item.boundingRect().width() - 6
+            pt = float(size[:-2]) if size.endswith("pt") else 10.0
+            label.setText(text, size=f"{pt:g}pt")
+            while label.item.boundingRect().width() > room and pt > smallest_pt:
+                pt = max(smallest_pt, pt - 1)
+                label.setText(text, size=f"{pt:g}pt")
+
+    def fit_axis_labels(self, smallest_pt: float = 7.0) -> None:
+        """Bottom-axis labels wider than their axis (lanes' heatmaps side by side) get a smaller font."""
+        for item in scene_items(self.panel):
+            if not isinstance(item, pg.AxisItem) or item.orientation != "bottom" or not item.label.isVisible():
+                continue
+            key = id(item)
+            if key not in self._axis_labels:
+                self._axis_labels[key] = (item, dict(item.labelStyle))
+            style = dict(self._axis_labels[key][1])
+            size = str(style.get("font-size", "10pt"))
+            pt = float(size[:-2]) if size.endswith("pt") else 10.0
+            room = item.geometry().width() - 2
+            while item.label.boundingRect().width() > room and pt > smallest_pt:
+                pt = max(smallest_pt, pt - 1)
+                style["font-size"] = f"{pt:g}pt"
+                item.setLabel(item.labelText, item.labelUnits, item.labelUnitPrefix, **style)
+
+    def fit_labels(self, smallest: float = 0.7) -> None:
+        """One-line labels (captions, read-outs) wider than their room get a smaller font, down to
+        ``smallest`` of the panel's size, rather than being cut at the right."""
+        for label in self.panel.findChildren(QtWidgets.QLabel):
+            if label.wordWrap() or not label.isVisibleTo(self.panel) or not label.text() or label.width() <= 0:
+                continue
+            key = id(label)
+            if key not in self._label_fonts:
+                self._label_fonts[key] = (label, QtGui.QFont(label.font()))
+            font = QtGui.QFont(self._label_fonts[key][1])
+            base = font.pointSizeF() if font.pointSizeF() > 0 else float(font.pixelSize())
+            size = base
+            while _text_width(label, font) > label.contentsRect().width() and size > smallest * base:
+                size = max(smallest * base, size * 0.92)
+                if font.pointSizeF() > 0:
+                    font.setPointSizeF(size)
+                else:
+                    font.setPixelSize(max(1, round(size)))
+            if font != label.font():
+                label.setFont(font)
 
     # --- pens -----------------------------------------------------------------------------------
     def set_pens(self, factor: float, ink: str = SLIDE_INK) -> None:
@@ -235,6 +299,40 @@ class SlideFit:
         return out
 
 
+def _text_width(label: QtWidgets.QLabel, font: QtGui.QFont) -> float:
+    doc = QtGui.QTextDocument()
+    doc.setDefaultFont(font)
+    doc.setDocumentMargin(0)
+    if label.textFormat() == QtCore.Qt.TextFormat.PlainText:
+        doc.setPlainText(label.text())
+    else:
+        doc.setHtml(label.text())
+    return doc.idealWidth()
+
+
+def _space_crowded_ticks(axis: pg.AxisItem) -> None:
+    """A short linear vertical axis whose major tick labels would touch: twice (or 2.5x) the
+    spacing, so the labels keep a line of air between them (pyqtgraph always labels its first level)."""
+    if axis.orientation not in ("left", "right") or axis.logMode or not axis.isVisible():
+        return
+    lo, hi = axis.range
+    length = axis.geometry().height()
+    if not length > 0 or not hi > lo:
+        return
+    axis.setTickSpacing()  # back to automatic, then judge pyqtgraph's choice
+    levels = axis.tickValues(lo, hi, length)
+    if not levels:
+        return
+    spacing, values = levels[0]
+    line = QtGui.QFontMetricsF(axis.style.get("tickFont") or axis.font()).height()
+    if len(values) < 2 or length / (hi - lo) * spacing >= 1.6 * line:
+        return
+    for factor in (2, 2.5, 5, 10):
+        if length / (hi - lo) * spacing * factor >= 1.6 * line:
+            axis.setTickSpacing(major=spacing * factor, minor=spacing)
+            return
+
+
 def _split_log_levels(axis: pg.AxisItem) -> None:
     """Give a log axis two tick levels, decades and the rest, so the crowding limits above apply.
 
@@ -273,9 +371,9 @@ def _splitter_branch(w: QtWidgets.QWidget) -> QtWidgets.QWidget:
     return child if parent is not None else w
 
 
-def _give_room(area: QtWidgets.QScrollArea, deficit: int) -> bool:
+def _give_room(area: QtWidgets.QScrollArea, deficit: int, keep: int = 0) -> bool:
     """Grow ``area``'s side of the nearest vertical splitter above it by up to ``deficit`` px,
-    taken from the other sides down to 30% of their height (or their minimum)."""
+    taken from the other sides down to 30% of their height, ``keep`` px or their minimum."""
     child: QtWidgets.QWidget = area
     parent = area.parentWidget()
     while parent is not None:
@@ -294,7 +392,7 @@ def _give_room(area: QtWidgets.QScrollArea, deficit: int) -> bool:
         if i == idx:
             slack.append(0)
             continue
-        floor = max(split.widget(i).minimumSizeHint().height(), split.widget(i).minimumHeight(), int(0.3 * size))
+        floor = max(split.widget(i).minimumSizeHint().height(), split.widget(i).minimumHeight(), int(0.3 * size), min(size, keep))
         slack.append(max(0, size - floor))
     take = min(deficit, sum(slack))
     if take <= 0:
