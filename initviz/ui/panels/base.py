@@ -177,6 +177,7 @@ class Panel(QtWidgets.QWidget):
                     method()
         if target.theme == "slide":
             fit.sparse_ticks()
+            fit.fit_legends()
             fit.fit_titles()
             fit.fit_labels()
             fit.fit_axis_labels()

@@ -208,12 +208,25 @@ class SlideFit:
             if key not in self._titles:
                 self._titles[key] = (label, label.text, str(label.opts.get("size") or "10pt"))
             _, text, size = self._titles[key]
-            room = item.boundingRect().width() - 6
+            views = item.scene().views() if item.scene() is not None else []
+            room = min([item.boundingRect().width()] + [v.width() for v in views]) - 6
             pt = float(size[:-2]) if size.endswith("pt") else 10.0
             label.setText(text, size=f"{pt:g}pt")
             while label.item.boundingRect().width() > room and pt > smallest_pt:
                 pt = max(smallest_pt, pt - 1)
                 label.setText(text, size=f"{pt:g}pt")
+
+    def fit_legends(self) -> None:
+        """A legend row that makes its plot wider than the plot's view gets fewer columns."""
+        for item in scene_items(self.panel):
+            if not isinstance(item, pg.LegendItem) or not item.isVisible() or item.columnCount <= 1:
+                continue
+            views = item.scene().views()
+            if not views:
+                continue
+            width = views[0].width()
+            while item.columnCount > 1 and item.boundingRect().width() > 0.9 * width:
+                item.setColumnCount(item.columnCount - 1)
 
     def fit_axis_labels(self, smallest_pt: float = 7.0) -> None:
         """Bottom-axis labels wider than their axis (lanes' heatmaps side by side) get a smaller font."""
