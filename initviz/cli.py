@@ -314,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--frames", type=int, default=100, help="at most this many GIF frames, evenly spaced (default 100)")
     ex.add_argument("--timing", action="store_true",
                     help="write the measured cost per step into stats.json (it differs from run to run; default null)")
+    ex.add_argument("--force", action="store_true", help="replace files that already exist in --out (default: refuse)")
     ex.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     ex.set_defaults(func=_cmd_export)
 

@@ -26,6 +26,7 @@ class PanelSpec:
     target: str  # "package.module:ClassName"
     summary: str  # one line: what the panel shows (help text, export dialog)
     needs: frozenset[str] = field(default_factory=frozenset)
+    dashboard: bool = True  # tiled on the one-slide dashboard (the run's own panels; not tools like the sweep)
 
     def load(self) -> type:
         """The panel class (imports Qt)."""
@@ -55,12 +56,17 @@ PANELS: tuple[PanelSpec, ...] = (
     PanelSpec("boundary", "Decision boundary", "initviz.ui.panels.boundary:BoundaryPanel",
               "each lane's predicted class over the 2-D input plane", frozenset({NEEDS_2D})),
     PanelSpec("neurons", "Neurons", "initviz.ui.panels.neurons:NeuronsPanel",
-              "each unit's output over the 2-D input plane, per lane: symmetry at a glance", frozenset({NEEDS_2D})),
+              "each unit's output over the 2-D input plane, per lane: symmetry at a glance", frozenset({NEEDS_2D}), dashboard=False),
     PanelSpec("papers", "Papers", "initviz.ui.panels.papers:PapersPanel",
-              "published numbers (CS231n, makemore, SELU, orthogonal, He 2015) beside the run's and the theory's"),
+              "published numbers (CS231n, makemore, SELU, orthogonal, He 2015) beside the run's and the theory's", dashboard=False),
     PanelSpec("phase", "Phase diagram", "initviz.ui.panels.phase:PhasePanel",
-              "trainability over weight variance x depth from a sweep, with the critical line and 6 xi_c"),
+              "trainability over weight variance x depth from a sweep, with the critical line and 6 xi_c", dashboard=False),
 )  # fmt: skip
+
+
+def dashboard_ids() -> tuple[str, ...]:
+    """The panels the dashboard slide tiles, in tab order."""
+    return tuple(p.id for p in PANELS if p.dashboard)
 
 
 def ids() -> tuple[str, ...]:

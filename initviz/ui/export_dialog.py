@@ -33,6 +33,8 @@ from initviz.ui.export import (
     DATA_FORMATS,
     GIF_FPS,
     GIF_MAX_FRAMES,
+    MAX_SIZE,
+    MIN_SIZE,
     PLOT_FORMATS,
     SIZE_PRESETS,
     ExportCancelled,
@@ -61,6 +63,8 @@ FORMAT_LABELS = (
     ("csv", "CSV data (as initviz run)"),
 )
 CUSTOM = "custom"
+SETTINGS_ORG, SETTINGS_APP = "initviz", "initviz"  # QSettings: ~/.config/initviz/initviz.conf on Linux
+LAST_FOLDER_KEY = "export/last_folder"
 PREVIEW_WIDTH = 480  # px of the preview thumbnail
 PREVIEW_DELAY_MS = 120  # settle time after an option changes before the preview is redrawn
 
@@ -87,11 +91,18 @@ class ExportDialog(QtWidgets.QDialog):
         frame: Frame,
         parent: Optional[QtWidgets.QWidget] = None,
         frames_for_range: Optional[FramesForRange] = None,
+        settings: Optional[QtCore.QSettings] = None,
     ) -> None:
+        """``settings``: where the last folder used is remembered (default: initviz's user settings;
+        tests pass a QSettings on a temporary ini file)."""
         super().__init__(parent)
         if not panels:
             raise ValueError("ExportDialog needs at least one panel")
         self.setWindowTitle("Export")
+        self.settings = settings if settings is not None else QtCore.QSettings(SETTINGS_ORG, SETTINGS_APP)
+        remembered = self.settings.value(LAST_FOLDER_KEY, "")
+        if remembered and Path(str(remembered)).is_dir():
+            ExportDialog.last_folder = Path(str(remembered))
         self.panels = dict(panels)
         self.frame = frame
         self.frames_for_range = frames_for_range
@@ -125,13 +136,15 @@ class ExportDialog(QtWidgets.QDialog):
         self.width_box = QtWidgets.QSpinBox()
         self.height_box = QtWidgets.QSpinBox()
         for box, value in ((self.width_box, 1920), (self.height_box, 1080)):
-            box.setRange(64, 8192)
+            box.setRange(MIN_SIZE, MAX_SIZE)
             box.setValue(value)
             box.setSuffix(" px")
+            box.setToolTip(f"At least {MIN_SIZE} px: a smaller slide is not readable (choose ½× scale for a small picture).")
         self.scale_box = QtWidgets.QComboBox()
         self.scale_box.setObjectName("exportScale")
         self.scale_box.addItem("1× (as the size says)", 1.0)
         self.scale_box.addItem("2× (twice the pixels, sharper)", 2.0)
+        self.scale_box.addItem("½× (half the pixels: a small GIF or thumbnail)", 0.5)
         self.scale_box.setToolTip("PNG and GIF: pixels per slide pixel. 1920 × 1080 at 2× is 3840 × 2160.")
         self.zoom_box = QtWidgets.QDoubleSpinBox()
         self.zoom_box.setRange(0.0, 4.0)
@@ -189,6 +202,12 @@ class ExportDialog(QtWidgets.QDialog):
         self.preview_image: Optional[QtGui.QImage] = None
         self.info = QtWidgets.QLabel()
         self.info.setWordWrap(True)
+        self.info.setTextFormat(QtCore.Qt.TextFormat.PlainText)  # paths are user data
+        self.open_folder_button = QtWidgets.QPushButton("Open folder")
+        self.open_folder_button.setObjectName("exportOpenFolder")
+        self.open_folder_button.setToolTip("Show the folder of the file just written")
+        self.open_folder_button.clicked.connect(self.open_folder)
+        self.open_folder_button.hide()
 
         form = QtWidgets.QFormLayout()
         form.addRow("Export", self.target_box)
@@ -214,6 +233,7 @@ class ExportDialog(QtWidgets.QDialog):
         right.addWidget(QtWidgets.QLabel("Preview (slide theme)"))
         right.addWidget(self.preview)
         right.addWidget(self.info)
+        right.addWidget(self.open_folder_button, 0, QtCore.Qt.AlignmentFlag.AlignLeft)
         right.addStretch(1)
         body = QtWidgets.QHBoxLayout()
         body.addLayout(left, 1)
@@ -387,7 +407,12 @@ class ExportDialog(QtWidgets.QDialog):
         key = DASHBOARD if target == DASHBOARD else target[0] if isinstance(target, tuple) else str(target)
         canvas = self._canvases.get(key)
         if canvas is None:
-            sources = list(self.panels.values()) if key == DASHBOARD else [self.panels[key]]
+            on_dashboard = set(registry.dashboard_ids())
+            sources = (
+                [p for t, p in self.panels.items() if registry.panel_id(t) in on_dashboard]
+                if key == DASHBOARD
+                else [self.panels[key]]
+            )
             canvas = SlideCanvas(sources, heading="initviz dashboard" if key == DASHBOARD else key)
             self._canvases[key] = canvas
         return canvas
@@ -445,10 +470,15 @@ class ExportDialog(QtWidgets.QDialog):
 
     # --- exporting ---------------------------------------------------------------------------------------
     def export(self) -> Optional[Path]:
-        """Export with the current settings; on failure a message box says why. Returns the path or None."""
+        """Export with the current settings; on failure a message box says why; an existing file is
+        replaced only when the user says so. Returns the path written or None."""
         self.last_error = None
         try:
-            path = self.export_to(self.path_edit.text())
+            target_path = self.target_path(self.path_edit.text())
+            if target_path.exists() and not self._ask_overwrite(target_path):
+                self.info.setText(f"Not written: {target_path} exists and was kept.")
+                return None
+            path = self.export_to(target_path)
         except ExportCancelled:
             self.info.setText("Cancelled: nothing was written.")
             return None
@@ -458,20 +488,56 @@ class ExportDialog(QtWidgets.QDialog):
             return None
         self.last_path = path
         ExportDialog.last_folder = path.parent
-        self.info.setText(f"Wrote {path}")
+        self.settings.setValue(LAST_FOLDER_KEY, str(path.parent))
+        self.settings.sync()
+        self.info.setText(f"Wrote {path}\n{self.written_summary(path)}")
+        self.open_folder_button.show()
         self.exported.emit(str(path))
         return path
+
+    def written_summary(self, path: Path) -> str:
+        """What the file holds: its size on disk and the picture's pixels (or the data's rows)."""
+        size = path.stat().st_size
+        on_disk = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{max(1, round(size / 1e3))} KB"
+        fmt = path.suffix.lower().lstrip(".")
+        if fmt in DATA_FORMATS:
+            return f"{on_disk}, the data of {len(self.frame.lanes)} lane(s)"
+        options = self.options()
+        if fmt in ("png", "gif"):
+            w, h = options.pixel_size
+            return f"{w} × {h} px, {on_disk}"
+        return f"{options.width} × {options.height} (vector), {on_disk}"
+
+    def open_folder(self) -> bool:
+        """Show the folder of the last file written in the desktop's file manager."""
+        if self.last_path is None:
+            return False
+        return QtGui.QDesktopServices.openUrl(QtCore.QUrl.fromLocalFile(str(self.last_path.parent)))
+
+    def _ask_overwrite(self, path: Path) -> bool:
+        answer = QtWidgets.QMessageBox.question(
+            self, "Replace the file?", f"{path} exists. Replace it?",
+            QtWidgets.QMessageBox.StandardButton.Yes | QtWidgets.QMessageBox.StandardButton.No,
+            QtWidgets.QMessageBox.StandardButton.No,
+        )  # fmt: skip
+        return answer == QtWidgets.QMessageBox.StandardButton.Yes
 
     def _warn(self, message: str) -> None:
         QtWidgets.QMessageBox.warning(self, "Export failed", plain_html(message))  # names a file: never rich text
 
-    def export_to(self, path: Union[str, Path]) -> Path:
-        """Write the export to ``path`` (ExportError, ExportCancelled); the dialog stays open."""
+    def target_path(self, path: Union[str, Path]) -> Path:
+        """The file the export writes for ``path``: checked, with the format's suffix."""
         fmt = self.fmt
         target_path = check_target(path)
         if target_path.suffix.lower() != f".{fmt}":
             target_path = target_path.with_name(target_path.name + f".{fmt}")
             check_target(target_path)
+        return target_path
+
+    def export_to(self, path: Union[str, Path]) -> Path:
+        """Write the export to ``path`` (ExportError, ExportCancelled); the dialog stays open."""
+        fmt = self.fmt
+        target_path = self.target_path(path)
         if fmt in DATA_FORMATS:
             return write_bytes_atomic(target_path, data_bytes(self.frame, fmt))
         options = self.options().check()

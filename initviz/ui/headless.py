@@ -129,8 +129,22 @@ def plan_export(args: Any) -> ExportPlan:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out: {out} exists and is not a folder")
-    return ExportPlan(out, formats, targets, size, float(args.scale), args.zoom, float(args.fps), step_range,
+    plan = ExportPlan(out, formats, targets, size, float(args.scale), args.zoom, float(args.fps), step_range,
                       int(args.frames), args.title, bool(args.timing))  # fmt: skip
+    plan.files = planned_files(plan)
+    if not getattr(args, "force", False):
+        existing = [p for p in plan.files if p.exists()]
+        if existing:
+            more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+            raise UsageError(f"--out: {existing[0]} exists{more}; add --force to replace it")
+    return plan
+
+
+def planned_files(plan: ExportPlan) -> list[Path]:
+    """Every file ``plan`` writes: stats.<fmt> for data, <panel id>.<fmt> per picture."""
+    data = [plan.out / f"stats.{f}" for f in plan.formats if f in ("json", "csv")]
+    pictures = [plan.out / f"{t}.{f}" for t in plan.targets for f in plan.formats if f not in ("json", "csv")]
+    return data + pictures
 
 
 def parse_range(text: Optional[str], steps: int) -> tuple[Optional[int], Optional[int]]:
@@ -223,7 +237,7 @@ def run_export(
     previous = QtCore.qInstallMessageHandler(_quiet_offscreen_handler)
     try:
         for target in plan.targets:
-            sources = list(classes.values()) if target == DASHBOARD_NAME else [classes[target]]
+            sources = [classes[i] for i in registry.dashboard_ids()] if target == DASHBOARD_NAME else [classes[target]]
             canvas = SlideCanvas(sources)
             try:
                 static = [f for f in picture_formats if f != "gif"]

@@ -115,3 +115,23 @@ def test_single_run_json_is_initviz_run_json_without_the_timing(tmp_path: Path) 
     assert (tmp_path / "e" / "stats.csv").read_text() == (tmp_path / "r" / "stats.csv").read_text()
     assert main(["export", *flags, "--format", "json", "--timing", "--out", str(tmp_path / "t")]) == 0
     assert json.loads((tmp_path / "t" / "stats.json").read_text())["cost"]["median_train_seconds"] > 0
+
+
+def test_existing_files_are_kept_unless_force(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    flags = ["export", *SMALL_NET, "--steps", "1", "--format", "json", "--out", str(out), "-q"]
+    assert main(flags) == 0
+    before = (out / "stats.json").read_bytes()
+    capsys.readouterr()
+    assert main(flags) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("initviz export: error: --out: ") and str(out / "stats.json") in err and "--force" in err
+    assert err.count("\n") == 1
+    assert (out / "stats.json").read_bytes() == before
+    assert main([*flags, "--force"]) == 0
+
+
+def test_a_size_below_the_readable_minimum_names_the_minimum(tmp_path: Path, capsys) -> None:
+    assert main(["export", *SMALL_NET, "--steps", "1", "--size", "100x100", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "100x100" in err and "360" in err and "not readable" in err and err.count("\n") == 1

@@ -249,7 +249,7 @@ def test_gif_has_one_frame_per_step_a_fixed_size_and_fixed_axes(frame, tmp_path:
     frames = ex.history_frames(frame, 1, 5)
     ticks = []
     try:
-        data = ex.gif_bytes(canvas, frames, SlideOptions(480, 270), fps=5, progress=lambda d, t, w: ticks.append((d, t)) is None)
+        data = ex.gif_bytes(canvas, frames, SlideOptions(960, 540, 0.5), fps=5, progress=lambda d, t, w: ticks.append((d, t)) is None)
     finally:
         canvas.dispose()
     path = ex.write_bytes_atomic(tmp_path / "loss.gif", data)
@@ -276,7 +276,7 @@ def test_cancelling_a_gif_leaves_no_file(frame, tmp_path: Path) -> None:
         return done < 3
 
     with pytest.raises(ExportCancelled):
-        ex.export_figure([panel_classes()["health"]], frame, target, options=SlideOptions(320, 180), progress=cancel_at_third)
+        ex.export_figure([panel_classes()["health"]], frame, target, options=SlideOptions(640, 360), progress=cancel_at_third)
     assert not target.exists()
     assert leftovers(tmp_path) == []
 
@@ -325,7 +325,7 @@ def test_unwritable_folder_gives_a_clear_error_and_leaves_no_temporary_file(fram
         monkeypatch.setattr(ex.os, "replace", refuse)
     try:
         with pytest.raises(ExportError) as info:
-            ex.export_figure([panel_classes()["loss"]], frame, folder / "slide.png", options=SlideOptions(320, 180))
+            ex.export_figure([panel_classes()["loss"]], frame, folder / "slide.png", options=SlideOptions(640, 360))
         message = str(info.value)
         assert str(folder / "slide.png") in message
         assert "permission denied" in message.lower()
@@ -364,7 +364,7 @@ def test_full_disk_and_odd_names_give_clear_errors(frame, tmp_path: Path, monkey
 
 
 @pytest.fixture
-def dialog(frame, qtbot):
+def dialog(frame, qtbot, tmp_path_factory):
     from initviz.ui.export_dialog import ExportDialog
 
     panels = {}
@@ -373,7 +373,8 @@ def dialog(frame, qtbot):
         qtbot.addWidget(p)
         p.show_frame(frame)
         panels[p.title] = p
-    d = ExportDialog(panels, frame)
+    settings = QtCore.QSettings(str(tmp_path_factory.mktemp("settings") / "initviz.ini"), QtCore.QSettings.Format.IniFormat)
+    d = ExportDialog(panels, frame, settings=settings)
     qtbot.addWidget(d, before_close_func=lambda w: w.reject())  # stops the preview timer, frees the canvases
     return d
 
@@ -422,7 +423,8 @@ def test_dialog_gif_data_and_errors(dialog, tmp_path: Path, monkeypatch) -> None
     monkeypatch.setattr(dialog, "_warn", warnings.append)
     dialog.set_target("Loss & accuracy")
     dialog.set_format("gif")
-    dialog.set_size(480, 270)
+    dialog.set_size(960, 540)  # the smallest readable slide is 360 px high: half the pixels for a small GIF
+    dialog.scale_box.setCurrentIndex(dialog.scale_box.findData(0.5))
     dialog.from_box.setValue(2)
     dialog.to_box.setValue(5)
     dialog.fps_box.setValue(4)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional
 
 import numpy as np
@@ -12,7 +13,7 @@ from initviz.engine.probes import BOUNDED, SIGMOID_SATURATION, TANH_SATURATION
 from initviz.engine.record import HistSpec, StepRecord
 
 from initviz.ui import theme
-from initviz.ui.panels.base import Frame, Panel, fmt, pct
+from initviz.ui.panels.base import Frame, Panel, ViewState, fmt, pct
 from initviz.ui.panels.layers import (
     BandedImage,
     LaneHeatmaps,
@@ -176,6 +177,16 @@ class ActivationsPanel(Panel):
     def _kind_changed(self) -> None:
         self.kind = self.kind_box.currentData()
         self.redraw()
+
+    def view_state(self) -> ViewState:
+        return dataclasses.replace(super().view_state(), kind=self.kind)
+
+    def set_view_state(self, state: ViewState) -> None:
+        self.kind_box.blockSignals(True)
+        self.set_kind(state.kind)
+        self.kind_box.blockSignals(False)
+        self.kind = self.kind_box.currentData()
+        super().set_view_state(state)
 
     def draw(self, frame: Frame) -> None:
         rec = frame.main.record

@@ -173,8 +173,37 @@ def quad_splitter(
     return outer, top, bottom
 
 
+@dataclass(frozen=True)
+class ViewState:
+    """A panel's view options as one value (export copies it; a panel ignores fields it lacks).
+
+    ``kind``: "act" (after the activation) or "pre" (before it); ``log``: log or linear y axis;
+    ``lanes``: the names of the lanes to show, None for all.
+    """
+
+    kind: str = "act"
+    log: bool = True
+    lanes: Optional[tuple[str, ...]] = None
+
+
+def lanes_shown(frame: Frame, names: Optional[Sequence[str]]) -> Frame:
+    """``frame`` with only the lanes named (in the frame's order; all when none of them is there)."""
+    if names is None:
+        return frame
+    keep = [i for i, lane in enumerate(frame.lanes) if lane.name in names]
+    if not keep or len(keep) == len(frame.lanes):
+        return frame
+    pick = lambda seq: tuple(seq[i] for i in keep) if len(seq) == len(frame.lanes) else tuple(seq)  # noqa: E731
+    history = tuple((step, pick(grids)) for step, grids in frame.grid_history)
+    return dataclasses.replace(frame, lanes=pick(frame.lanes), grids=pick(frame.grids), grid_history=history, series_cache={})
+
+
 class Panel(QtWidgets.QWidget):
-    """Base of the big panels: a title, a tooltip that explains it, and ``show_frame``."""
+    """Base of the big panels: a title, a tooltip that explains it, and ``show_frame``.
+
+    A panel owns its view (``view_state`` / ``set_view_state``: one value export copies) and its
+    layout (``lay_out``: fit itself to a target size and theme, deciding what to drop or stack).
+    """
 
     title = "panel"
     help_text = ""
@@ -184,6 +213,49 @@ class Panel(QtWidgets.QWidget):
         self.setToolTip(self.help_text)
         self._frame: Optional[Frame] = None
         self._last_update: dict[str, float] = {}
+        self._lanes_shown: Optional[tuple[str, ...]] = None
+        self._slide_fit: Any = None
+
+    # --- view and layout ------------------------------------------------------------------------
+    def view_state(self) -> ViewState:
+        """The view options on screen, as a value (panels with options extend it)."""
+        return ViewState(lanes=self._lanes_shown)
+
+    def set_view_state(self, state: ViewState) -> None:
+        """Show ``state``'s view options (panels with options extend it) and redraw."""
+        self._lanes_shown = state.lanes
+        self.redraw()
+
+    @property
+    def slide_fit(self) -> Any:  # initviz.ui.panels.slide.SlideFit
+        if self._slide_fit is None:
+            from initviz.ui.panels.slide import SlideFit
+
+            self._slide_fit = SlideFit(self)
+        return self._slide_fit
+
+    def lay_out(self, target: Any, settle: Callable[[], None]) -> float:
+        """Lay the panel out for ``target`` (a panels.slide.Target) at its present size: on a slide,
+        controls become text and the small multiples show without scrolling (shrunk, or left out
+        when ``target.leave_out_small_multiples``); crowded ticks are thinned. ``settle`` lets
+        pending layout work happen. Returns the smallest small-multiple height (inf without any)."""
+        fit = self.slide_fit
+        if target.theme == "slide":
+            fit.dress()
+        smallest = fit.fit_small_multiples(settle, target.leave_out_small_multiples)
+        settle()
+        for w in self.findChildren(QtWidgets.QWidget):
+            for name in ("draw_all", "fit_layer_ticks"):
+                method = getattr(w, name, None)
+                if callable(method):
+                    method()
+        if target.theme == "slide":
+            fit.sparse_ticks()
+            fit.fit_legends()
+            fit.fit_titles()
+            fit.fit_labels()
+            fit.fit_axis_labels()
+        return smallest
 
     def due(self, part: str, frame: Frame, interval: float = 0.15) -> bool:
         """Whether ``part`` should be redrawn for this frame.
@@ -209,12 +281,12 @@ class Panel(QtWidgets.QWidget):
     def show_frame(self, frame: Frame) -> None:
         """Draw ``frame`` (called by the main window at <= 30 Hz, only while the panel is visible)."""
         self._frame = frame
-        self.draw(frame)
+        self.draw(lanes_shown(frame, self._lanes_shown))
 
     def redraw(self) -> None:
         """Draw the last frame again (after a view option changed)."""
         if self._frame is not None:
-            self.draw(self._frame)
+            self.draw(lanes_shown(self._frame, self._lanes_shown))
 
     def draw(self, frame: Frame) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -270,13 +342,17 @@ def pick_indices(n: int, max_points: int) -> np.ndarray:
     return np.unique(idx)
 
 
-def step_axis_range(records: Sequence[StepRecord]) -> tuple[float, float]:
+def step_axis_range(records: Sequence[StepRecord], tight: bool = False) -> tuple[float, float]:
     """x-range for plots over steps that grows in jumps (an axis redraw costs GUI time every frame).
 
     Ends at the next of 1, 2, 2.5, 5 x 10^k above the newest step, with a little margin.
+    ``tight`` (at rest, and on slides): ends at the newest step, with a 2% margin.
     """
     first = float(records[0].step) if records else 0.0
     last = float(records[-1].step) if records else 1.0
+    if tight:
+        margin = 0.02 * max(last - first, 1.0)
+        return first - margin, last + margin
     span = max(last - first, 10.0) * 1.02
     k = 10 ** math.floor(math.log10(span))
     end = first + next(m * k for m in (1, 2, 2.5, 5, 10) if m * k >= span)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional
 
 import numpy as np
@@ -16,6 +17,7 @@ from initviz.ui.panels.base import (
     Panel,
     PathCurve,
     StaticPlot,
+    ViewState,
     finite_range,
     fit_dotted,
     half_decades,
@@ -347,6 +349,21 @@ class DepthProfilePanel(Panel):
     def _log_toggled(self, on: bool) -> None:
         self.std_plot.set_log(on)
         self.redraw()
+
+    def view_state(self) -> ViewState:
+        return dataclasses.replace(super().view_state(), kind=self.std_plot.kind, log=self.std_plot.log)
+
+    def set_view_state(self, state: ViewState) -> None:
+        for box in (self.kind_box, self.log_box):
+            box.blockSignals(True)
+        self.kind_box.setCurrentIndex(max(0, self.kind_box.findData(state.kind)))
+        self.log_box.setChecked(state.log)
+        for box in (self.kind_box, self.log_box):
+            box.blockSignals(False)
+        self.std_plot.kind = self.kind_box.currentData()
+        if self.std_plot.log != state.log:
+            self.std_plot.set_log(state.log)
+        super().set_view_state(state)
 
     def draw(self, frame: Frame) -> None:
         self.std_plot.draw(frame)

@@ -252,7 +252,7 @@ class GradientsPanel(Panel):
             levels = (levels[0] - 1, levels[1] + 1)
         col_w = (last - first) / max(cols - 1, 1) if last > first else 1.0
         x0, x1 = first - col_w / 2, last + col_w / 2
-        view = step_axis_range(records)
+        view = step_axis_range(records, tight=not frame.moving)
         self.time_maps.set_levels(levels)
         for h, d, v in zip(heatmaps, datas, logs):
             h.set_image(v, x0, x1, levels, x_view=view)

@@ -166,9 +166,9 @@ class HealthPanel(Panel):
         self.legend.setTextFormat(QtCore.Qt.TextFormat.RichText)
         specs = [
             ("saturation", "saturation (share of units near ±1)", False, (0, 1)),
-            ("dead", "dead units (share off on the whole batch)", False, (0, 1)),
+            ("dead", "dead units (off on the whole batch)", False, (0, 1)),
             ("symmetry", "symmetry (1 = all units identical)", False, (0, 1)),
-            ("update_ratio", "update:data ratio ‖ΔW‖/‖W‖ (log scale; ▼ = exactly 0: no update)", True, None),
+            ("update_ratio", "update:data ‖ΔW‖/‖W‖ (log; ▼ = no update)", True, None),
         ]
         self.series: dict[str, _SeriesPlot] = {}
         plots = []
@@ -218,7 +218,7 @@ class HealthPanel(Panel):
             series = series[turn::share]
         for s in series:
             s.update(frame)
-        x_range = step_axis_range(frame.main.records)
+        x_range = step_axis_range(frame.main.records, tight=not frame.moving)
         if x_range != self._x_range:
             self._x_range = x_range
             self.plots[0].setXRange(*x_range, padding=0)  # the others are linked

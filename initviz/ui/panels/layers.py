@@ -52,6 +52,8 @@ class LayerHeatmap(pg.PlotWidget):
         self._marks: Optional[pg.ImageItem] = None  # exactly-0 / Inf-NaN cells (set_marks)
         self._depth = -1
         self._x_range: tuple[float, float] = (np.nan, np.nan)
+        self.layer_ticks: list[tuple[int, str]] = []  # every layer's tick; fit_layer_ticks thins them
+        self._shown_ticks: Optional[list] = None
 
     def wheelEvent(self, ev: QtGui.QWheelEvent) -> None:  # noqa: N802 - Qt override
         ev.ignore()
@@ -113,8 +115,30 @@ class LayerHeatmap(pg.PlotWidget):
             self._x_range = view
             self._row_step = step
             self.plotItem.vb.setRange(xRange=view, yRange=(0.5, depth + 0.5), padding=0)
-            left = self.plotItem.getAxis("left")
-            left.setTicks([[(k, str(k)) for k in sorted({1, *range(step, depth + 1, step)})]])
+            if depth <= 24:
+                self.layer_ticks = [(k, str(k)) for k in range(1, depth + 1)]
+            else:
+                step = 5 if depth <= 60 else 10 if depth <= 120 else 20
+                self.layer_ticks = [(k, str(k)) for k in [1, *range(step, depth + 1, step)]]
+            self._shown_ticks = None
+            self.fit_layer_ticks()
+
+    def fit_layer_ticks(self) -> None:
+        """Name every k-th layer when all names would overlap at the axis's present height
+        (a 20-layer heatmap on a slide); the last layer is named when it does not crowd."""
+        full = self.layer_ticks
+        if not full:
+            return
+        axis = self.plotItem.getAxis("left")
+        length = axis.geometry().height()
+        kept = full
+        if len(full) >= 3 and length > 0:
+            per = QtGui.QFontMetricsF(axis.style.get("tickFont") or axis.font()).height() * 1.15
+            k = next((k for k in (1, 2, 5, 10, 20, 50) if len(full) / k * per <= length), 100)
+            kept = [t for i, t in enumerate(full) if i % k == 0 or (k > 1 and i == len(full) - 1 and i % k >= k // 2)]
+        if kept != self._shown_ticks:
+            self._shown_ticks = kept
+            axis.setTicks([kept])
 
 
 class LaneHeatmaps(QtWidgets.QWidget):

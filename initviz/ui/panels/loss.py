@@ -130,7 +130,7 @@ class LossView(pg.GraphicsLayoutWidget):
         if y_range != self._y_range:
             self._y_range = y_range
             self.loss_plot.setYRange(y_range[0] - 0.05, y_range[1] + 0.05, padding=0)
-        x_range = step_axis_range(frame.main.records)
+        x_range = step_axis_range(frame.main.records, tight=not frame.moving)
         if x_range != self._x_range:
             self._x_range = x_range
             self.loss_plot.setXRange(*x_range, padding=0)  # the accuracy plot is linked
