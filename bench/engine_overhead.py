@@ -113,6 +113,23 @@ def measure_lanes(depth: int, width: int, block: int, blocks: int) -> list[tuple
     return [(n, statistics.median(times[n])) for n in runs]
 
 
+def measure_report(depth: int, width: int, records: int, reps: int = 3) -> float:
+    """Seconds per record to build and write stats.json + stats.csv (a history of `records`)."""
+    from initviz.engine.report import lanes_report, write_run
+
+    t = Trainer(case_config(depth, width, 64))
+    t.step(20)
+    recs = list(t.history)
+    recs = (recs * (records // len(recs) + 1))[:records]  # the writer's cost does not depend on values
+    best = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            write_run(Path(tmp), *lanes_report([("run", t.config, recs, t.theory, t.layer_names)], single=True))
+            best.append(time.perf_counter() - t0)
+    return statistics.median(best) / records
+
+
 def _timed(cmd: list[str], env: dict[str, str]) -> float:
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
@@ -175,6 +192,9 @@ def main() -> None:
                   f"[{s[0] * 1e3:5.2f}-{s[2] * 1e3:5.2f}] {r['stats_ms']:6.2f} {r['ratio']:6.3f} "
                   f"{r['pair_min']:5.2f}-{r['pair_max']:<5.2f} {target:>5.2f}x  {verdict} (goal {goal}x)")
     torch.set_num_threads(default_threads)
+    per_rec = measure_report(20, 256, 5000)
+    print(f"\nreport writing (stats.json + stats.csv, depth 20, 5000 records): {per_rec * 1e3:.4f} ms per record "
+          f"(target 0.05 ms: {'met' if per_rec <= 0.05e-3 else 'NOT met'})")
     if args.outside:
         short, long = args.outside_steps
         print(f"\noutside: whole processes, (t[{long} steps] - t[{short} steps]) / {long - short}, "
