@@ -52,7 +52,7 @@ class HistSpec:
         return 0.5 * (e[:-1] + e[1:])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StepRecord:
     """Everything measured at one recorded step. Step 0 is the network at initialisation."""
 
@@ -125,6 +125,16 @@ def freeze(array: np.ndarray) -> np.ndarray:
 HIST_FIELDS = ("act", "pre", "grad")
 
 
+def release_free_memory() -> None:
+    """Give free heap pages back to the OS (glibc malloc_trim); no-op elsewhere."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def record_arrays(per_layer: dict[str, np.ndarray], hists: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Every array of one record as a read-only view into one freshly allocated block.
 
@@ -190,6 +200,7 @@ class History:
         half = len(self._records) // 2
         older = self._records[1:half]
         self._records = [self._records[0], *older[1::2], *self._records[half:]]
+        release_free_memory()  # the dropped records' blocks go back to the OS, not into RSS
 
     def clear(self) -> None:
         """Empty, and forget the capacity: the next network may have a different record size."""
