@@ -85,6 +85,7 @@ class LayerProbe:
             block.act.register_forward_hook(self._make_hook(i)) for i, block in enumerate(model.blocks)
         ]
         self._buffers: dict[str, torch.Tensor] = {}
+        self._cache: dict[tuple, torch.Tensor] = {}
 
     def buffer(self, name: str, like: torch.Tensor, dtype: Optional[torch.dtype] = None,
                shape: Optional[tuple[int, ...]] = None) -> torch.Tensor:
@@ -138,47 +139,41 @@ class LayerProbe:
         self._handles.clear()
 
 
-def _row_offsets(L: int, width: int, device: torch.device) -> torch.Tensor:
-    return (torch.arange(L, device=device, dtype=torch.int32) * width).unsqueeze(1)
-
-
-def _nan_column(x: torch.Tensor, idx: torch.Tensor, b: int) -> torch.Tensor:
-    """Slow path, only when NaN is present: send NaN to the last column."""
-    return torch.where(torch.isnan(x), torch.full_like(idx, b + 2), idx)
-
-
-def histogram_rows(
-    x: torch.Tensor, spec: HistSpec, has_nan: bool = True, probe: Optional["LayerProbe"] = None
-) -> torch.Tensor:
-    """Row-wise histograms of x (L, N) -> (L, bins + 3) counts with fixed, half-open bins.
+def hist_index(x: torch.Tensor, spec: HistSpec, idx: torch.Tensor, scratch: torch.Tensor, has_nan: bool = True) -> None:
+    """Fill idx (L, N) int32 with each value's column of a (bins + 3)-column histogram row.
 
     Columns: 0 = under (-inf included), 1..bins = the bins, bins + 1 = over (+inf included),
-    bins + 2 = NaN. Pass has_nan=False when x is known to hold no NaN (skips a pass).
-    One bincount counts every row. With a probe, scratch space is reused between calls.
+    bins + 2 = NaN. ``has_nan=False`` when x is known to hold no NaN skips a pass (gradients).
+    ``scratch``: float32 like idx.
     """
-    L, b = x.shape[0], spec.bins
-
-    def scratch(name: str, dtype: torch.dtype) -> torch.Tensor:
-        if probe is None:
-            return torch.empty(x.shape, dtype=dtype, device=x.device)
-        return probe.buffer(name, x, dtype)
-
-    idx = scratch("hist_idx", torch.int32)
+    b = spec.bins
     if spec.log10_abs:
         # float32 exponent field: |x| in [2^(e-127), 2^(e-126)); 0 and denormals have e = 0.
         torch.bitwise_right_shift(x.view(torch.int32), 23, out=idx)  # any strides
         lo_e = GRAD_EXP_LO + 127
         idx.bitwise_and_(0xFF).clamp_(lo_e - 1, lo_e + b).sub_(lo_e - 1)  # under -> 0, over -> b + 1
-        if has_nan:
-            idx = _nan_column(x, idx, b)
+        if has_nan:  # slow path, only when NaN is present: NaN to the last column
+            idx.masked_fill_(torch.isnan(x), b + 2)
     else:
         scale = b / (spec.hi - spec.lo)
-        shifted = scratch("hist_f", torch.float32)
-        torch.add(torch.tensor(1.0 - spec.lo * scale, device=x.device), x, alpha=scale, out=shifted)
-        shifted.clamp_(0.0, b + 1.0).nan_to_num_(nan=b + 2.0)
-        idx.copy_(shifted)  # float -> int32 truncates; every value is >= 0 here
-    idx.add_(_row_offsets(L, b + 3, x.device))
-    return torch.bincount(idx.view(-1), minlength=L * (b + 3)).view(L, b + 3)
+        torch.add(torch.tensor(1.0 - spec.lo * scale, device=x.device), x, alpha=scale, out=scratch)
+        scratch.clamp_(0.0, b + 1.0).nan_to_num_(nan=b + 2.0)
+        idx.copy_(scratch)  # float -> int32 truncates; every value is >= 0 here
+
+
+def _offsets(probe: "LayerProbe", L: int, specs: tuple[HistSpec, ...], device: torch.device) -> torch.Tensor:
+    """(len(specs) * L, 1) int32 start of each histogram row in one shared bincount (cached)."""
+    key = ("offsets", L, tuple(s.bins for s in specs))
+    off = probe._cache.get(key)
+    if off is None:
+        starts, pos = [], 0
+        for spec in specs:
+            for _ in range(L):
+                starts.append(pos)
+                pos += spec.bins + 3
+        off = torch.tensor(starts, dtype=torch.int32, device=device).unsqueeze(1)
+        probe._cache[key] = off
+    return off
 
 
 EPS32 = float(torch.finfo(torch.float32).eps)
@@ -309,19 +304,29 @@ def measure_layers(
         else:
             out["unit_max"] = torch.abs(post, out=scratch.view_as(post)).amax(1)
 
+        # the three histograms of the documented subsample: indices into one buffer, one bincount
         st = hist_stride(B, W)
-        post_s, pre_s = post2[:, ::st], pre2[:, ::st]  # strided views, no copy
-        out["act_h"] = histogram_rows(post_s, specs[0], has_nan=True, probe=probe)
-        out["pre_h"] = histogram_rows(pre_s, specs[1], has_nan=True, probe=probe)
-        if all(g is not None for g in probe.grad):
+        n = len(range(0, B * W, st))
+        idx = probe.buffer("hist_idx", post2, torch.int32, shape=(3, L, n))
+        fscratch = probe.buffer("hist_f", post2, torch.float32, shape=(L, n))
+        hist_index(post2[:, ::st], specs[0], idx[0], fscratch)  # strided views, no copy
+        hist_index(pre2[:, ::st], specs[1], idx[1], fscratch)
+        grads = probe.grad
+        if all(g is not None for g in grads):
             # the gradient is read once for its norm and once for the subsample: never stacked whole
-            grads: list[torch.Tensor] = probe.grad  # type: ignore[assignment]
-            out["grad_out_norm"] = norms(grads)
+            out["grad_out_norm"] = norms(grads)  # type: ignore[arg-type]
             has_nan = not bool(torch.isfinite(out["grad_out_norm"]).all())
-            sample = probe.stacked("grad_sample", [g.view(-1)[::st] for g in grads])  # (L, n)
-            out["grad_h"] = histogram_rows(sample, specs[2], has_nan=has_nan, probe=probe)
-        else:  # no backward pass reached the layers
+            sample = probe.stacked("grad_sample", [g.view(-1)[::st] for g in grads])  # type: ignore[union-attr]
+            hist_index(sample, specs[2], idx[2], fscratch, has_nan)
+        else:  # no backward pass reached the layers: every count 0 (the zeros spread to under)
             out["grad_out_norm"] = torch.zeros(L, device=post.device)
+            idx[2].fill_(0)
+        idx.view(3 * L, n).add_(_offsets(probe, L, specs, post.device))
+        sizes = [L * (spec.bins + 3) for spec in specs]
+        counts = torch.bincount(idx.view(-1), minlength=sum(sizes))
+        for kind, spec, part in zip(("act_h", "pre_h", "grad_h"), specs, counts.split(sizes)):
+            out[kind] = part.view(L, spec.bins + 3)
+        if not all(g is not None for g in grads):
             out["grad_h"] = torch.zeros(L, specs[2].bins + 3, device=post.device)
     return out
 

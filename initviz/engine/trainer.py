@@ -71,6 +71,7 @@ class Trainer:
         self.optimizer = make_optimizer(self.model, cfg)
         self.batches = BatchStream(self.data, cfg.batch_size, cfg.seed)
         self.probe = LayerProbe(self.model)
+        self._hidden = self.model.hidden_weights()  # the same Parameter objects for the whole run
         self.specs = hist_specs(cfg.activation)
         self.theory: Theory = predict(cfg, self.data.x_train)
         self.step_count = 0
@@ -121,14 +122,14 @@ class Trainer:
         self._correct = (logits.detach().argmax(1) == y).float().mean()
 
     def _weight_versions(self) -> tuple[int, ...]:
-        return tuple(w._version for w in self.model.hidden_weights())
+        return tuple(w._version for w in self._hidden)
 
     def _current_weight_norms(self) -> tuple[np.ndarray, np.ndarray]:
         """(||W||, sum W) per hidden layer of the weights as they are now (cached per version)."""
         cached = self._weight_norms
         if cached is not None and cached[0] == self._weight_versions():
             return cached[1], cached[2]
-        weights = self.model.hidden_weights()
+        weights = self._hidden
         with torch.no_grad():
             n = norms(weights).double().cpu().numpy()
             s = torch.stack([w.sum() for w in weights]).double().cpu().numpy()
@@ -145,8 +146,7 @@ class Trainer:
             self.optimizer.step()
             return None
         before, _ = self._current_weight_norms()
-        weights = self.model.hidden_weights()
-        out = self.optimizer.step(weights).double().numpy()  # (L, 3): ||dW||, ||W||, sum W
+        out = self.optimizer.step(self._hidden).double().numpy()  # (L, 3): ||dW||, ||W||, sum W
         self._weight_norms = (self._weight_versions(), out[:, 1], out[:, 2])
         return out[:, 0], before
 
@@ -245,7 +245,7 @@ class Trainer:
         t0 = time.perf_counter()
         cfg = self.config
         raw = measure_layers(self.probe, cfg.activation, self.specs)
-        weights = self.model.hidden_weights()
+        weights = self._hidden
         with torch.no_grad():
             grads = [w.grad if w.grad is not None else torch.zeros_like(w) for w in weights]
             raw["grad_norm"] = norms(grads)
