@@ -63,6 +63,9 @@ def quartiles(xs: list[float]) -> tuple[float, float, float]:
     return q[0], statistics.median(xs), q[2]
 
 
+CLOCK = time.perf_counter  # --clock cpu: time.process_time (CPU seconds of every thread of this process)
+
+
 def measure(depth: int, width: int, batch: int, block: int, blocks: int) -> dict[str, float]:
     """Alternating hot blocks of `block` steps; ms per step per block, bare and instrumented."""
     cfg = case_config(depth, width, batch)
@@ -70,14 +73,14 @@ def measure(depth: int, width: int, batch: int, block: int, blocks: int) -> dict
     model, opt, stream = bare_parts(cfg)
 
     def bare_block() -> float:
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         bare_steps(model, opt, stream, block)
-        return (time.perf_counter() - t0) / block
+        return (CLOCK() - t0) / block
 
     def inst_block() -> float:
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         trainer.step(block)
-        return (time.perf_counter() - t0) / block
+        return (CLOCK() - t0) / block
 
     bare_block(), inst_block()  # warm-up: first-call allocations, caches
     bare, inst = [], []
@@ -172,12 +175,19 @@ def main() -> None:
     ap.add_argument("--outside", action="store_true", help="also time whole `initviz run` processes")
     ap.add_argument("--outside-steps", type=int, nargs=2, default=[30, 430], metavar=("SHORT", "LONG"))
     ap.add_argument("--outside-reps", type=int, default=3)
+    ap.add_argument("--outside-threads", type=int, default=0,
+                    help="OMP_NUM_THREADS for the outside processes (0 = torch's default)")
     ap.add_argument("--no-lanes", action="store_true", help="skip the lanes line")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="in-process blocks timed by wall clock, or by this process's CPU time (steadier on a "
+                         "machine shared with other work; 'stats' stays wall clock)")
     args = ap.parse_args()
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     default_threads = torch.get_num_threads()
     print(f"{cpu_name()}, {os.cpu_count()} logical CPUs, torch {torch.__version__}, "
           f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
-    print(f"in-process: {args.blocks} alternating blocks of {args.block} steps per kind; "
+    print(f"in-process ({args.clock} clock): {args.blocks} alternating blocks of {args.block} steps per kind; "
           "ms/step median [IQR]; ratio of medians; pairs = min-max of adjacent-block ratios")
     print(f"{'thr':>3} {'depth':>5} {'width':>5} {'batch':>5} {'bare ms':>18} {'instr ms':>18} {'stats':>6} "
           f"{'ratio':>6} {'pairs':>11} {'target':>7}  verdict")
@@ -197,11 +207,12 @@ def main() -> None:
           f"(target 0.05 ms: {'met' if per_rec <= 0.05e-3 else 'NOT met'})")
     if args.outside:
         short, long = args.outside_steps
+        threads = f"{args.outside_threads} torch thread(s)" if args.outside_threads else "torch's default threads"
         print(f"\noutside: whole processes, (t[{long} steps] - t[{short} steps]) / {long - short}, "
-              f"median of {args.outside_reps} alternating repetitions, torch's default threads")
+              f"median of {args.outside_reps} alternating repetitions, {threads}")
         print(f"{'depth':>5} {'width':>5} {'batch':>5} {'bare ms':>8} {'initviz run ms':>15} {'ratio':>6} {'pairs':>11}")
         for depth, width, batch, _, _ in CASES:
-            r = measure_outside(depth, width, batch, short, long, args.outside_reps, 0)
+            r = measure_outside(depth, width, batch, short, long, args.outside_reps, args.outside_threads)
             print(f"{depth:>5} {width:>5} {batch:>5} {r['bare_ms']:>8.2f} {r['inst_ms']:>15.2f} {r['ratio']:>6.3f} "
                   f"{r['pair_min']:5.2f}-{r['pair_max']:<5.2f}")
     if not args.no_lanes:

@@ -3,9 +3,18 @@
 How it works: a forward hook on each block's activation module keeps its input (the
 pre-activation) and output (the post-activation), and ``Tensor.register_hook`` on the output
 catches dLoss/d(post-activation) during backward. No full backward hooks (they break on in-place
-ops and misfire on the first layer). All hidden layers have the same width, so the captured
-tensors stack to ``(L, B, W)`` and every statistic is a handful of vectorised torch ops on the
-compute device; everything is packed into one float64 vector and crosses to the host once.
+ops and misfire on the first layer). All hidden layers have the same width, so pre- and
+post-activations are copied once into reused ``(L, B, W)`` buffers (one copy each: ~0.1 ms at
+depth 20, against ~12 more small torch calls per layer without it); the gradients are never
+stacked whole (their norm is one foreach call, their histogram reads a strided sample).
+
+Cost model ("statistics at the floor"): the device does only the big reductions, each full
+tensor read as few times as possible -- row sums and an L2 norm per tensor (moments from raw
+sums, :func:`moments_from_sums`), one scratch pass for saturation and dead units, three
+histograms of a documented subsample counted by one bincount -- and everything crosses to the
+host in one copy, where numpy finishes the small (L,) arithmetic (:func:`finish_layers`).
+Exact slow paths run only where they are needed: layers whose raw sums would cancel, and
+non-finite layers.
 
 Definitions (documented in the README):
 
@@ -13,6 +22,9 @@ Definitions (documented in the README):
   (``±inf`` included) are counted in ``*_under``/``*_over``, NaN in neither (see ``nonfinite``).
   For tanh and sigmoid the upper bound itself (an output of exactly 1) is in the last bin.
   The gradient histogram has one bin per power of two of |g|, edges given in log10 units.
+  Where a layer holds more than HIST_SAMPLE (8192) values, the three histograms count a fixed
+  diagonal subsample (:func:`hist_stride`), counts scaled to the layer's size; every other
+  statistic below counts every value.
 - saturation: fraction of post-activations with ``|tanh| > 0.97`` (Karpathy's threshold: the
   local gradient 1 - t² is below 6% of its peak) or ``|sigmoid - 0.5| > 0.485`` (the same 6%
   of sigmoid's peak gradient). 0 for activations that do not saturate.
