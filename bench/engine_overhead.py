@@ -1,116 +1,230 @@
-"""Cost of measuring every layer on every step, as a ratio to a bare torch training step.
+"""Cost of measuring every layer on every step, as a ratio to a bare torch training loop.
 
-Interleaved: a bare step (plain model, no hooks: zero_grad, forward, loss, backward, step) and
-an instrumented Trainer step alternate on identical networks, so machine noise hits both alike.
-Prints medians and the ratio of medians.
+In-process: a bare loop (plain model and torch.optim, no hooks: zero_grad, forward, loss,
+backward, step) and an instrumented Trainer train identical networks in alternating hot blocks
+of N steps (bare block, Trainer block, Trainer block, bare block, ...), repeated. A block after
+a block of its own kind runs in a warm cache, so like is compared with like and machine noise
+hits both alike. Per case: the median ms per step over blocks with the inter-quartile range,
+the ratio of the medians, and the min-max of the ratios of adjacent block pairs; at one torch
+thread and at torch's default.
 
-    python bench/engine_overhead.py            # both targets, ~1 minute
-    python bench/engine_overhead.py --steps 50 # quicker
+Outside (``--outside``): whole processes of ``initviz run`` and of ``bench/bare_loop.py`` at
+two step counts (default 430 and 30); the difference of their wall times over the difference of
+steps is what a user's extra steps cost, with start-up, imports and file writing cancelled out.
+
+    python bench/engine_overhead.py                   # in-process, both cases, both thread counts
+    python bench/engine_overhead.py --outside         # and the outside measure (~3 minutes more)
+    python bench/engine_overhead.py --blocks 6 --block 20 --no-lanes   # quicker
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-from initviz.engine import InitSpec, RunConfig, Trainer
-from initviz.engine.data import BatchStream
-from initviz.engine.model import build_model
-from initviz.engine.trainer import make_optimizer
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bare_loop import bare_parts, bare_steps  # noqa: E402
+
+from initviz.engine import InitSpec, RunConfig, Trainer  # noqa: E402
 
 CASES = [
-    # (depth, width, batch, target ratio)
-    (20, 256, 128, 1.15),
-    (10, 64, 64, 1.5),
+    # (depth, width, batch, target ratio, goal ratio)
+    (20, 256, 128, 1.3, 1.15),
+    (10, 64, 64, 1.8, 1.5),
 ]
 
 
-def measure(depth: int, width: int, batch: int, steps: int, warmup: int = 10) -> dict[str, float]:
-    cfg = RunConfig(
-        dataset="spirals",
-        depth=depth,
-        width=width,
-        batch_size=batch,
-        activation="tanh",
-        init=InitSpec("xavier_normal"),
-        lr=0.01,
-    )
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def case_config(depth: int, width: int, batch: int) -> RunConfig:
+    return RunConfig(dataset="spirals", depth=depth, width=width, batch_size=batch, activation="tanh",
+                     init=InitSpec("xavier_normal"), lr=0.01)
+
+
+def quartiles(xs: list[float]) -> tuple[float, float, float]:
+    q = statistics.quantiles(xs, n=4, method="inclusive") if len(xs) > 1 else [xs[0]] * 3
+    return q[0], statistics.median(xs), q[2]
+
+
+CLOCK = time.perf_counter  # --clock cpu: time.process_time (CPU seconds of every thread of this process)
+
+
+def measure(depth: int, width: int, batch: int, block: int, blocks: int) -> dict[str, float]:
+    """Alternating hot blocks of `block` steps; ms per step per block, bare and instrumented."""
+    cfg = case_config(depth, width, batch)
     trainer = Trainer(cfg)
-    model = build_model(cfg, trainer.data.info.n_features, trainer.data.info.n_classes)
-    opt = make_optimizer(model, cfg)
-    stream = BatchStream(trainer.data, cfg.batch_size, cfg.seed)
+    model, opt, stream = bare_parts(cfg)
 
-    def bare_step() -> None:
-        x, y = stream.next()
-        opt.zero_grad(set_to_none=False)
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
+    def bare_block() -> float:
+        t0 = CLOCK()
+        bare_steps(model, opt, stream, block)
+        return (CLOCK() - t0) / block
 
-    bare, inst, stats_share = [], [], []
-    for i in range(warmup + steps):
-        # alternate which goes first, so neither always follows the other
-        order = (0, 1) if i % 2 == 0 else (1, 0)
-        for which in order:
-            t0 = time.perf_counter()
-            if which == 0:
-                bare_step()
-            else:
-                rec = trainer.step(1)[0]
-            dt = time.perf_counter() - t0
-            if i >= warmup:
-                (bare if which == 0 else inst).append(dt)
-        if i >= warmup:
-            stats_share.append(rec.stats_seconds)
-    b, s = statistics.median(bare), statistics.median(inst)
-    pair = statistics.median(x / y for x, y in zip(inst, bare))
-    return {"bare_ms": b * 1e3, "instrumented_ms": s * 1e3, "ratio": s / b, "pair_ratio": pair,
-            "stats_ms": statistics.median(stats_share) * 1e3}
+    def inst_block() -> float:
+        t0 = CLOCK()
+        trainer.step(block)
+        return (CLOCK() - t0) / block
+
+    bare_block(), inst_block()  # warm-up: first-call allocations, caches
+    bare, inst = [], []
+    for i in range(blocks):
+        if i % 2 == 0:
+            bare.append(bare_block())
+            inst.append(inst_block())
+        else:
+            inst.append(inst_block())
+            bare.append(bare_block())
+    stats = [r.stats_seconds for r in list(trainer.history)[-blocks * block:]]
+    pairs = [s / b for s, b in zip(inst, bare)]
+    bq, iq = quartiles(bare), quartiles(inst)
+    return {"bare": bq, "inst": iq, "ratio": iq[1] / bq[1], "pair_min": min(pairs), "pair_max": max(pairs),
+            "stats_ms": statistics.median(stats) * 1e3}
 
 
-def measure_lanes(depth: int, width: int, steps: int, warmup: int = 5) -> list[tuple[int, float]]:
-    """Median seconds per lockstep step for 1..4 lanes (interleaved), stats every step."""
+def measure_lanes(depth: int, width: int, block: int, blocks: int) -> list[tuple[int, float]]:
+    """Median seconds per lockstep step for 1..4 lanes (alternating blocks), stats every step."""
     from initviz.engine.lanes import Lanes, compare_configs
 
     base = RunConfig(depth=depth, width=width, activation="tanh", lr=0.01)
     schemes = ["xavier_normal", "kaiming_normal", "normal", "orthogonal"]
     runs = {n: Lanes(compare_configs(base, schemes[:n])) for n in range(1, 5)}
+    for lanes in runs.values():
+        lanes.step(2)
     times: dict[int, list[float]] = {n: [] for n in runs}
-    for i in range(warmup + steps):
-        order = list(runs) if i % 2 == 0 else list(reversed(list(runs)))
-        for n in order:
+    for i in range(blocks):
+        for n in (list(runs) if i % 2 == 0 else list(reversed(list(runs)))):
             t0 = time.perf_counter()
-            runs[n].step(1)
-            if i >= warmup:
-                times[n].append(time.perf_counter() - t0)
+            runs[n].step(block)
+            times[n].append((time.perf_counter() - t0) / block)
     return [(n, statistics.median(times[n])) for n in runs]
+
+
+def measure_report(depth: int, width: int, records: int, reps: int = 3) -> float:
+    """Seconds per record to build and write stats.json + stats.csv (a history of `records`)."""
+    from initviz.engine.report import lanes_report, write_run
+
+    t = Trainer(case_config(depth, width, 64))
+    t.step(20)
+    recs = list(t.history)
+    recs = (recs * (records // len(recs) + 1))[:records]  # the writer's cost does not depend on values
+    best = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            write_run(Path(tmp), *lanes_report([("run", t.config, recs, t.theory, t.layer_names)], single=True))
+            best.append(time.perf_counter() - t0)
+    return statistics.median(best) / records
+
+
+def _timed(cmd: list[str], env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def measure_outside(depth: int, width: int, batch: int, short: int, long: int, reps: int,
+                    threads: int) -> dict[str, float]:
+    """Whole-process seconds per extra step of `initviz run` and of the bare loop script."""
+    flags = ["--depth", str(depth), "--width", str(width), "--batch-size", str(batch), "--activation", "tanh",
+             "--init", "xavier_normal", "--lr", "0.01"]
+    bare_script = str(Path(__file__).resolve().parent / "bare_loop.py")
+    env = dict(os.environ)
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    per_step: dict[str, list[float]] = {"bare": [], "initviz": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        def cmd(tool: str, steps: int) -> list[str]:
+            if tool == "bare":
+                return [sys.executable, bare_script, *flags, "--steps", str(steps)]
+            return [sys.executable, "-m", "initviz", "run", *flags, "--steps", str(steps), "--out", tmp, "-q"]
+
+        for rep in range(reps):
+            tools = ["bare", "initviz"] if rep % 2 == 0 else ["initviz", "bare"]
+            for tool in tools:
+                t_long = _timed(cmd(tool, long), env)
+                t_short = _timed(cmd(tool, short), env)
+                per_step[tool].append((t_long - t_short) / (long - short))
+    b, s = statistics.median(per_step["bare"]), statistics.median(per_step["initviz"])
+    pairs = [x / y for x, y in zip(per_step["initviz"], per_step["bare"])]
+    return {"bare_ms": b * 1e3, "inst_ms": s * 1e3, "ratio": s / b, "pair_min": min(pairs), "pair_max": max(pairs)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=200)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    ap.add_argument("--block", type=int, default=40, help="steps per hot block (default 40)")
+    ap.add_argument("--blocks", type=int, default=12, help="blocks of each kind (default 12)")
+    ap.add_argument("--threads", type=int, nargs="*", default=[1, 0],
+                    help="torch thread counts to run (0 = torch's default); default: 1 0")
+    ap.add_argument("--outside", action="store_true", help="also time whole `initviz run` processes")
+    ap.add_argument("--outside-steps", type=int, nargs=2, default=[30, 430], metavar=("SHORT", "LONG"))
+    ap.add_argument("--outside-reps", type=int, default=3)
+    ap.add_argument("--outside-threads", type=int, default=0,
+                    help="OMP_NUM_THREADS for the outside processes (0 = torch's default)")
+    ap.add_argument("--no-lanes", action="store_true", help="skip the lanes line")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="in-process blocks timed by wall clock, or by this process's CPU time (steadier on a "
+                         "machine shared with other work; 'stats' stays wall clock)")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.steps} interleaved steps per case")
-    print(f"{'depth':>5} {'width':>5} {'batch':>5} {'bare ms':>8} {'instr ms':>9} {'stats ms':>9} "
-          f"{'ratio':>6} {'pairs':>6} {'target':>7}  verdict")
-    for depth, width, batch, target in CASES:
-        r = measure(depth, width, batch, args.steps)
-        verdict = "met" if r["ratio"] <= target else "NOT met"
-        print(f"{depth:>5} {width:>5} {batch:>5} {r['bare_ms']:>8.2f} {r['instrumented_ms']:>9.2f} "
-              f"{r['stats_ms']:>9.2f} {r['ratio']:>6.3f} {r['pair_ratio']:>6.3f} {target:>6.2f}x  {verdict}")
-    print(f"\nlanes in lockstep (depth 20, width 128, stats every step), {args.steps // 2} interleaved steps:")
-    print(f"{'lanes':>5} {'ms/step':>8} {'per lane':>9} {'vs 1 lane':>10}")
-    results = measure_lanes(20, 128, max(20, args.steps // 2))
-    one = results[0][1]
-    for n, sec in results:
-        print(f"{n:>5} {sec * 1e3:>8.2f} {sec * 1e3 / n:>9.2f} {sec / one:>9.2f}x")
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    default_threads = torch.get_num_threads()
+    print(f"{cpu_name()}, {os.cpu_count()} logical CPUs, torch {torch.__version__}, "
+          f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    print(f"in-process ({args.clock} clock): {args.blocks} alternating blocks of {args.block} steps per kind; "
+          "ms/step median [IQR]; ratio of medians; pairs = min-max of adjacent-block ratios")
+    print(f"{'thr':>3} {'depth':>5} {'width':>5} {'batch':>5} {'bare ms':>18} {'instr ms':>18} {'stats':>6} "
+          f"{'ratio':>6} {'pairs':>11} {'target':>7}  verdict")
+    for threads in args.threads:
+        torch.set_num_threads(threads or default_threads)
+        for depth, width, batch, target, goal in CASES:
+            r = measure(depth, width, batch, args.block, args.blocks)
+            verdict = ("goal met" if r["ratio"] <= goal else "met") if r["ratio"] <= target else "NOT met"
+            b, s = r["bare"], r["inst"]
+            print(f"{torch.get_num_threads():>3} {depth:>5} {width:>5} {batch:>5} "
+                  f"{b[1] * 1e3:6.2f} [{b[0] * 1e3:5.2f}-{b[2] * 1e3:5.2f}] {s[1] * 1e3:6.2f} "
+                  f"[{s[0] * 1e3:5.2f}-{s[2] * 1e3:5.2f}] {r['stats_ms']:6.2f} {r['ratio']:6.3f} "
+                  f"{r['pair_min']:5.2f}-{r['pair_max']:<5.2f} {target:>5.2f}x  {verdict} (goal {goal}x)")
+    torch.set_num_threads(default_threads)
+    per_rec = measure_report(20, 256, 5000)
+    print(f"\nreport writing (stats.json + stats.csv, depth 20, 5000 records): {per_rec * 1e3:.4f} ms per record "
+          f"(target 0.05 ms: {'met' if per_rec <= 0.05e-3 else 'NOT met'})")
+    if args.outside:
+        short, long = args.outside_steps
+        threads = f"{args.outside_threads} torch thread(s)" if args.outside_threads else "torch's default threads"
+        print(f"\noutside: whole processes, (t[{long} steps] - t[{short} steps]) / {long - short}, "
+              f"median of {args.outside_reps} alternating repetitions, {threads}")
+        print(f"{'depth':>5} {'width':>5} {'batch':>5} {'bare ms':>8} {'initviz run ms':>15} {'ratio':>6} {'pairs':>11}")
+        for depth, width, batch, _, _ in CASES:
+            r = measure_outside(depth, width, batch, short, long, args.outside_reps, args.outside_threads)
+            print(f"{depth:>5} {width:>5} {batch:>5} {r['bare_ms']:>8.2f} {r['inst_ms']:>15.2f} {r['ratio']:>6.3f} "
+                  f"{r['pair_min']:5.2f}-{r['pair_max']:<5.2f}")
+    if not args.no_lanes:
+        torch.set_num_threads(1)
+        block, blocks = max(5, args.block // 4), max(4, args.blocks // 2)
+        print(f"\nlanes in lockstep (depth 20, width 128, stats every step, 1 thread), "
+              f"{blocks} alternating blocks of {block} steps:")
+        print(f"{'lanes':>5} {'ms/step':>8} {'per lane':>9} {'vs 1 lane':>10}")
+        results = measure_lanes(20, 128, block, blocks)
+        one = results[0][1]
+        for n, sec in results:
+            print(f"{n:>5} {sec * 1e3:>8.2f} {sec * 1e3 / n:>9.2f} {sec / one:>9.2f}x")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ W = width, P = parameters):
   Adam's copy of the hidden weights for the recorded update size)
 - activations autograd keeps for backward: Linear output and activation output per layer
   (2 x 4LBW), BatchNorm's normalised input and output (+2), dropout's mask and output (+1.25)
-- the probes: a reference to each layer's output gradient (4LBW), the stacked pre-activations,
-  post-activations and gradients (3 x 4LBW) and two histogram scratch buffers (2 x 4LBW)
+- the probes: a reference to each layer's output gradient (4LBW) and the stacked pre- and
+  post-activations (2 x 4LBW); histograms read a bounded subsample (no full-size scratch)
 - the recorded history: the lane's share of HISTORY_BYTES, or 256 records if more
 - a fixed allowance for the dataset, the test pass and torch's bookkeeping
 
@@ -73,7 +73,7 @@ def lane_bytes(cfg: RunConfig, n_lanes: int = 1, history: bool = True) -> int:
     if cfg.optimizer == "adam":
         weights += FLOAT * hidden_w  # the snapshot that measures the update
     per_layer = 2.0 + (2.0 if cfg.batchnorm else 0.0) + (1.25 if cfg.dropout > 0 else 0.0)
-    per_layer += 1.0 + 3.0 + 2.0  # the probes: gradient references, stacked copies, scratch
+    per_layer += 1.0 + 2.0  # the probes: gradient references, stacked pre/post copies (histograms: a subsample)
     activations = int(per_layer * FLOAT * L * B * W)
     kept = max(HISTORY_BYTES // max(n_lanes, 1), MIN_RECORDS * RECORD_BYTES_PER_LAYER * L) if history else 0
     return int(weights + activations + kept + PER_LANE_FIXED)

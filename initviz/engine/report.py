@@ -58,25 +58,119 @@ def _clean(x: Any) -> Any:
     return x
 
 
+class Column(list):
+    """A per-step column (T,) or (T, L) kept as a numpy array, written as the nested list it
+    stands for: ``json.dumps`` (any indent) sees a list of rows with NaN/inf as None, and
+    :func:`dumps` renders it in C-speed batches. No Python object per record is built to write it.
+    """
+
+    def __init__(self, array: np.ndarray, tokens: Optional[list[str]] = None) -> None:
+        super().__init__()
+        self.array = array
+        self.tokens = tokens  # repr of every value in C order (shared with the CSV), or None
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(_clean(self.array))
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return list(iter(self))[i]
+
+    def __eq__(self, other: object) -> bool:
+        return list(iter(self)) == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def render(self, level: int) -> str:
+        """Exactly ``json.dumps(list(self), indent=1)`` nested at ``level``, from C-encoded text."""
+        a = self.array
+        if len(a) == 0:
+            return "[]"
+        if a.ndim == 2 and a.shape[1] == 0:
+            return _indent(json.dumps(list(iter(self)), indent=1, allow_nan=False), level)
+        tok = self.tokens if self.tokens is not None else _tokens(a)
+        ind1, ind2 = "\n" + " " * (level + 1), "\n" + " " * (level + 2)
+        if a.ndim == 1:
+            return _nulls("[" + ind1 + ("," + ind1).join(tok) + "\n" + " " * level + "]")
+        L, sep = a.shape[1], "," + ind2
+        rows = [sep.join(tok[i : i + L]) for i in range(0, len(tok), L)]
+        body = (ind1 + "]," + ind1 + "[" + ind2).join(rows)
+        return _nulls("[" + ind1 + "[" + ind2 + body + ind1 + "]\n" + " " * level + "]")
+
+
+def _tokens(a: np.ndarray) -> list[str]:
+    """repr of every value of a (C order) as JSON tokens: NaN, Infinity, -Infinity for the rest.
+
+    The float formatting (the C encoder's repr) is the floor of report writing: done once per
+    value, shared by stats.json and stats.csv."""
+    if a.size == 0:
+        return []
+    return json.dumps(a.ravel().tolist())[1:-1].split(", ")
+
+
+def _nulls(text: str) -> str:
+    """C-encoded JSON numbers with NaN/±Infinity as null (strict JSON)."""
+    return text.replace("-Infinity", "null").replace("Infinity", "null").replace("NaN", "null")
+
+
+def _indent(text: str, level: int) -> str:
+    return text.replace("\n", "\n" + " " * level)
+
+
+def dumps(obj: Any, level: int = 0) -> str:
+    """``json.dumps(obj, indent=1, allow_nan=False)``, byte for byte, with Columns written fast."""
+    if isinstance(obj, Column):
+        return obj.render(level)
+    pad, inner = " " * level, "\n" + " " * (level + 1)
+    if isinstance(obj, dict) and obj:
+        items = [json.dumps(str(k)) + ": " + dumps(v, level + 1) for k, v in obj.items()]
+        return "{" + inner + ("," + inner).join(items) + "\n" + pad + "}"
+    if isinstance(obj, (list, tuple)) and obj:
+        return "[" + inner + ("," + inner).join(dumps(v, level + 1) for v in obj) + "\n" + pad + "]"
+    return _indent(json.dumps(obj, indent=1, allow_nan=False), level)
+
+
+def _columns(records: Sequence[StepRecord], name: str) -> np.ndarray:
+    """A field over the records: (T,) for scalars, (T, L) for per-layer arrays."""
+    if not records:
+        return np.zeros(0)
+    first = getattr(records[0], name)
+    if isinstance(first, np.ndarray):
+        return np.stack([getattr(r, name) for r in records])
+    return np.fromiter((getattr(r, name) for r in records), dtype=np.float64, count=len(records))
+
+
+def columns(records: Sequence[StepRecord]) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """Every PER_STEP and PER_LAYER field over the records with its formatted tokens: format once,
+    write both files."""
+    out = {}
+    for name in (*PER_STEP, *PER_LAYER):
+        a = _columns(records, name)
+        out[name] = (a, _tokens(a))
+    return out
+
+
 def run_dict(
     config: RunConfig,
     records: Sequence[StepRecord],
     theory: Theory,
     layer_names: Optional[Sequence[str]] = None,
+    cols: Optional[dict[str, tuple[np.ndarray, list[str]]]] = None,
 ) -> dict[str, Any]:
-    """The JSON object of one run (one lane)."""
+    """The JSON object of one run (one lane); per-step data as Columns (see :func:`dumps`).
+    ``cols``: :func:`columns` of the same records, when the caller already has them."""
     depth = config.depth
     names = list(layer_names) if layer_names is not None else [str(i + 1) for i in range(depth)]
     out: dict[str, Any] = {
         "schema": SCHEMA,
         "config": config.to_dict(),
         "layers": names,
-        "steps": [r.step for r in records],
+        "steps": Column(np.fromiter((r.step for r in records), dtype=np.int64, count=len(records))),
     }
-    for name in PER_STEP:
-        out[name] = _clean([getattr(r, name) for r in records])
-    for name in PER_LAYER:
-        out[name] = _clean([getattr(r, name) for r in records])
+    for name in (*PER_STEP, *PER_LAYER):
+        out[name] = Column(*cols[name]) if cols is not None else Column(_columns(records, name))
     out["theory_act_std"] = _clean(theory.act_std)
     out["theory_pre_std"] = _clean(theory.pre_std)
     out["theory_grad_gain"] = _clean(theory.grad_gain)
@@ -96,18 +190,47 @@ def run_dict(
     return out
 
 
-def csv_text(config: RunConfig, records: Iterable[StepRecord], lane: Optional[str] = None) -> str:
-    """One row per (step, layer); layer is 1-based. A 'lane' column is added when lane is given."""
+def lane_cell(lane: str) -> str:
+    """The CSV text of a lane-name cell (quoted by the csv module's rules where needed)."""
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    csv.writer(buf, lineterminator="\n").writerow([text_cell(lane), ""])  # as a cell of a longer row
+    return buf.getvalue()[:-2]
+
+
+def csv_text(
+    config: RunConfig,
+    records: Iterable[StepRecord],
+    lane: Optional[str] = None,
+    cols: Optional[dict[str, tuple[np.ndarray, list[str]]]] = None,
+) -> str:
+    """One row per (step, layer); layer is 1-based. A 'lane' column is added when lane is given.
+
+    Written from column arrays: numbers as ``repr(float)`` (formatted once per value, see
+    :func:`columns`), NaN as an empty cell, ±inf as ``inf``/``-inf``.
+    """
+    records = list(records)
+    buf = io.StringIO()
     head = (["lane"] if lane is not None else []) + ["step", "layer", *PER_STEP, *PER_LAYER]
-    w.writerow(head)
-    for r in records:
-        per_step = [_fmt(getattr(r, n)) for n in PER_STEP]
-        arrays = [getattr(r, n) for n in PER_LAYER]
-        for j in range(config.depth):
-            row = ([text_cell(lane)] if lane is not None else []) + [r.step, j + 1, *per_step, *(_fmt(a[j]) for a in arrays)]
-            w.writerow(row)
+    csv.writer(buf, lineterminator="\n").writerow(head)
+    T, L = len(records), config.depth
+    if T == 0 or L == 0:
+        return buf.getvalue()
+    if cols is None:
+        cols = columns(records)
+    per_step = [[t for t in cols[n][1] for _ in range(L)] for n in PER_STEP]  # each value once per layer
+    per_layer = []
+    for n in PER_LAYER:
+        a, tok = cols[n]
+        per_layer.append(tok if a.shape[1] == L else _tokens(a[:, :L]))
+    steps = [str(r.step) for r in records for _ in range(L)]
+    layers = [str(j + 1) for j in range(L)] * T
+    text = "\n".join(map(",".join, zip(steps, layers, *per_step, *per_layer)))
+    text = text.replace("-Infinity", "-inf").replace("Infinity", "inf").replace("NaN", "")
+    if lane is not None:  # after the number clean-up: a lane may be called "NaN"
+        cell = lane_cell(lane) + ","
+        text = cell + text.replace("\n", "\n" + cell)
+    buf.write(text)
+    buf.write("\n")
     return buf.getvalue()
 
 
@@ -115,13 +238,6 @@ def text_cell(text: str) -> str:
     """A text cell a spreadsheet will not run: a leading = + - @ (or tab, CR) gets a ' before it,
     as OWASP's CSV-injection advice and the spreadsheets themselves expect."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _fmt(x: float) -> str:
-    v = float(x)
-    if math.isnan(v):
-        return ""
-    return repr(v) if math.isfinite(v) else ("inf" if v > 0 else "-inf")
 
 
 @contextlib.contextmanager
@@ -173,7 +289,7 @@ def write_run(out_dir: Path, obj: dict[str, Any], csv_body: str) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, csv_path = out_dir / "stats.json", out_dir / "stats.csv"
-    atomic_write(json_path, json.dumps(obj, indent=1, allow_nan=False) + "\n")
+    atomic_write(json_path, dumps(obj) + "\n")
     atomic_write(csv_path, csv_body)
     return [json_path, csv_path]
 
@@ -188,10 +304,11 @@ def lanes_report(runs: Sequence[tuple], single: bool) -> tuple[dict[str, Any], s
     objs, csvs = [], []
     for name, config, records, theory, *rest in runs:
         records = list(records)
-        obj = run_dict(config, records, theory, rest[0] if rest else None)
+        cols = columns(records)
+        obj = run_dict(config, records, theory, rest[0] if rest else None, cols)
         if single:
-            return obj, csv_text(config, records)
+            return obj, csv_text(config, records, cols=cols)
         objs.append({"name": name, **obj})
-        text = csv_text(config, records, lane=name)
+        text = csv_text(config, records, lane=name, cols=cols)
         csvs.append(text if not csvs else text.split("\n", 1)[1])
     return {"schema": "initviz.compare/1", "lanes": objs}, "".join(csvs)

@@ -1,10 +1,11 @@
-"""Start the desktop app: window first, then the engine (torch loads in the worker thread)."""
+"""Start the desktop app: torch imported before PySide6 (saves ~84 MB), the window, then the engine."""
 
 from __future__ import annotations
 
 import sys
 from typing import Any, Optional, Sequence
 
+import torch  # noqa: F401  # before PySide6: its import hook keeps the source of later imports (+84 MB)
 from PySide6 import QtCore, QtWidgets
 
 from initviz.engine.config import RunConfig
