@@ -77,6 +77,9 @@ def run_dict(
         out[name] = _clean([getattr(r, name) for r in records])
     for name in PER_LAYER:
         out[name] = _clean([getattr(r, name) for r in records])
+    if config.arch == "resmlp":  # act_std is the residual stream's std; beside it, the branches'
+        out["branch_std"] = [_clean(r.branch_std) if r.branch_std is not None else None for r in records]
+        out["theory_branch_std"] = _clean(theory.branch_std)
     out["theory_act_std"] = _clean(theory.act_std)
     out["theory_pre_std"] = _clean(theory.pre_std)
     out["theory_grad_gain"] = _clean(theory.grad_gain)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from initviz.engine.branch import BranchProbe
 from initviz.engine.config import RunConfig
 from initviz.engine.data import BatchStream, Dataset, make_dataset
 from initviz.engine.model import MLP, build_model
@@ -48,6 +49,7 @@ class Trainer:
         self.optimizer = make_optimizer(self.model, cfg)
         self.batches = BatchStream(self.data, cfg.batch_size, cfg.seed)
         self.probe = LayerProbe(self.model)
+        self.branch_probe = BranchProbe(self.model, follow=self.probe) if cfg.arch == "resmlp" else None
         self.specs = hist_specs(cfg.activation)
         self.theory: Theory = predict(cfg, self.data.x_train)
         self.step_count = 0
@@ -209,12 +211,16 @@ class Trainer:
         tensors = measure_layers(self.probe, cfg.activation, self.specs)
         tensors += weight_stats(self.probe, self.model, update_norms)
         tensors += [self._loss.reshape(1), self._correct.reshape(1)]
+        if self.branch_probe is not None:
+            tensors.append(self.branch_probe.measure())
         flat, shapes = pack(tensors)  # the one device -> host transfer of this step
+        parts = unpack(flat, shapes)
+        branch_std = freeze(parts.pop()) if self.branch_probe is not None else None
         (
             act_mean, act_std, pre_mean, pre_std, saturation, dead, symmetry, nonfinite,
             grad_out_norm, grad_nonfinite, act_h, pre_h, grad_h,
             grad_norm, weight_std, update_ratio, grad_data_ratio, loss, acc,
-        ) = unpack(flat, shapes)  # fmt: skip
+        ) = parts  # fmt: skip
         self.probe.clear()
 
         test_acc = math.nan
@@ -265,6 +271,7 @@ class Trainer:
             diverged_at=self.diverged_at,
             train_seconds=train_seconds,
             stats_seconds=time.perf_counter() - t0,
+            branch_std=branch_std,
         )
         self.history.append(rec)
         return rec
