@@ -93,7 +93,7 @@ class StepRecord:
     # seconds this step spent training (forward+backward+update) and measuring
     train_seconds: float = 0.0
     stats_seconds: float = 0.0
-    # arch resmlp: std of each block's residual branch A * f(h), (L,); None for mlp (and saved runs)
+    # arch resmlp: std of each block's residual branch A * f(h), (L,); None for mlp
     branch_std: Optional[np.ndarray] = None
 
     @property

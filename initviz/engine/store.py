@@ -46,6 +46,8 @@ def _lane_arrays(prefix: str, t: Trainer) -> dict[str, np.ndarray]:
         out[f"{prefix}rec/{name}"] = np.array([getattr(r, name) for r in recs])
     for name in (*LAYER_FIELDS, *_HIST):
         out[f"{prefix}rec/{name}"] = np.stack([getattr(r, name) for r in recs])
+    if recs and all(r.branch_std is not None for r in recs):  # resmlp only
+        out[f"{prefix}rec/branch_std"] = np.stack([r.branch_std for r in recs])
     div = [r.diverged_at if r.diverged_at is not None else (-1, -1) for r in recs]
     out[f"{prefix}rec/diverged_at"] = np.array(div, dtype=np.int64).reshape(len(recs), 2)
     for key, value in t.model.state_dict().items():
@@ -162,6 +164,9 @@ def _records(prefix: str, arrays: dict[str, np.ndarray], trainer: Trainer) -> li
             if a.shape[0] != T or a.shape[1] != L:
                 raise RunFileError(f"the saved run's {name} has shape {a.shape}, expected ({T}, {L}, ...)")
             fields[name] = freeze(a[i])
+        branch = arrays.get(prefix + "rec/branch_std")  # resmlp runs; absent in older files
+        if branch is not None and branch.shape == (T, L):
+            fields["branch_std"] = freeze(branch[i])
         d = div[i]
         fields["diverged_at"] = None if d[0] < 0 else (int(d[0]), int(d[1]))
         fields["act_spec"], fields["pre_spec"], fields["grad_spec"] = trainer.specs

@@ -227,3 +227,19 @@ def test_residual_scenario_lanes_differ_only_in_residual_scale() -> None:
     assert scaled[0] == pytest.approx(1.43, abs=0.01) and scaled[-1] == pytest.approx(2.32, abs=0.01)
     assert np.allclose(fixup, fixup[0]) and fixup[0] == pytest.approx(1.41, abs=0.01)
     assert "4.7e7" in s.look_for and "2.32" in s.look_for
+
+
+def test_saved_resmlp_run_keeps_branch_std_and_continues_identically(tmp_path: Path) -> None:
+    from initviz.engine.lanes import Lanes
+    from initviz.engine.store import load_run, save_run
+
+    cfg = residual_config(depth=3, width=16, input_dim=4, residual_scale="1/sqrt(depth)", batchnorm=True, batch_size=32)
+    original = Lanes([cfg])
+    original.step(5)
+    opened = load_run(save_run(tmp_path / "res.initviz", original))
+    assert opened.trainers[0].config == cfg
+    for a, b in zip(original.trainers[0].history, opened.trainers[0].history, strict=True):
+        assert a.branch_std is not None and np.array_equal(a.branch_std, b.branch_std)
+        assert np.array_equal(a.act_std, b.act_std)
+    for a, b in zip(original.step(2), opened.step(2)):
+        assert np.array_equal(a[0].branch_std, b[0].branch_std) and np.array_equal(a[0].grad_norm, b[0].grad_norm)
