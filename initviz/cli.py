@@ -178,7 +178,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"{len(lanes.trainers[0].history)} records per lane in {time.perf_counter() - t0:.1f} s")
         for name, t in zip(lanes.names, lanes.trainers):
             c, last = t.config, t.latest
-            print(f"{name} + {c.activation}, depth {c.depth}, width {c.width}: final loss {last.loss:.4g}, "
+            scale = "Fixup" if c.fixup else f"A = {c.residual_scale:g}" if isinstance(c.residual_scale, (int, float)) else f"A = {c.residual_scale}"
+            arch = f"resmlp ({scale}), " if c.arch == "resmlp" else ""
+            print(f"{name} + {c.activation}, {arch}depth {c.depth}, width {c.width}: final loss {last.loss:.4g}, "
                   f"batch accuracy {last.accuracy:.0%}")
             for line in diagnose(last, c):
                 print(f"  - {line}")
