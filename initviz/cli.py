@@ -23,7 +23,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
-    from initviz.engine.config import ACTIVATIONS, DATASETS, DEVICES, INIT_SCHEMES, MODES, NONLINEARITIES, OPTIMIZERS
+    from initviz.engine.config import ACTIVATIONS, ARCHS, DATASETS, DEVICES, INIT_SCHEMES, MODES, NONLINEARITIES, OPTIMIZERS
 
     g = p.add_argument_group("run configuration (defaults: the config file, else initviz's defaults)")
     g.add_argument("--config", type=Path, help="a JSON run configuration; flags given here override it")
@@ -49,6 +49,9 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--input-dim", type=int, help="gaussian dataset: input dimension D (inputs N(0, I_D))")
     g.add_argument("--seed", type=int)
     g.add_argument("--device", choices=DEVICES)
+    g.add_argument("--arch", choices=ARCHS, help="mlp, or resmlp: residual blocks h + A * Linear(phi(norm(h)))")
+    g.add_argument("--residual-scale", type=_residual_scale, metavar="A",
+                   help="resmlp's branch scale A: a number, 1/sqrt(depth), or fixup (A = 1, branches zero-initialised)")
     g.add_argument("--record-every", type=int, help="measure every k-th step (default 1: every step)")
     g.add_argument("--test-every", type=int, help="test accuracy on steps that are multiples of k")
 
@@ -57,7 +60,16 @@ _INIT_FLAGS = ("std", "value", "bound", "gain", "mode", "nonlinearity")
 _RUN_FLAGS = (
     "activation", "depth", "width", "batchnorm", "dropout", "optimizer", "lr", "momentum",
     "batch_size", "dataset", "seed", "device", "record_every", "test_every", "input_dim",
+    "arch", "residual_scale",
 )  # fmt: skip
+
+
+def _residual_scale(text: str) -> "float | str":
+    """--residual-scale: a number as a float, a name as given (RunConfig validates both)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def config_from_args(args: argparse.Namespace):  # -> RunConfig
@@ -178,7 +190,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"{len(lanes.trainers[0].history)} records per lane in {time.perf_counter() - t0:.1f} s")
         for name, t in zip(lanes.names, lanes.trainers):
             c, last = t.config, t.latest
-            print(f"{name} + {c.activation}, depth {c.depth}, width {c.width}: final loss {last.loss:.4g}, "
+            scale = "Fixup" if c.fixup else f"A = {c.residual_scale:g}" if isinstance(c.residual_scale, (int, float)) else f"A = {c.residual_scale}"
+            arch = f"resmlp ({scale}), " if c.arch == "resmlp" else ""
+            print(f"{name} + {c.activation}, {arch}depth {c.depth}, width {c.width}: final loss {last.loss:.4g}, "
                   f"batch accuracy {last.accuracy:.0%}")
             for line in diagnose(last, c):
                 print(f"  - {line}")

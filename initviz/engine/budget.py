@@ -32,7 +32,7 @@ from initviz.engine.data import INFO, N_POINTS, TEST_FRACTION
 FLOAT = 4
 PER_LANE_FIXED = 8 * 2**20  # dataset, test/grid passes, optimizer and module bookkeeping
 FIT_FRACTION = 0.8  # leave a fifth of what is free for the window, the OS and other lanes' spikes
-_N_EXAMPLES = {"digits": 1797}  # the 2-D toys have N_POINTS
+_N_EXAMPLES = {"digits": 1797, "gaussian": 1250}  # the 2-D toys have N_POINTS (data.N_GAUSSIAN for gaussian)
 # bytes one recorded step takes per layer: 14 float64 statistics, 6 float64 under/overflow
 # counts and three float32 histograms (200 + 120 + 46 bins); see record.StepRecord
 RECORD_BYTES_PER_LAYER = 14 * 8 + 6 * 8 + (200 + 120 + 46) * 4

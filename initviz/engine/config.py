@@ -33,6 +33,10 @@ DEVICES = ("cpu", "cuda")
 MODES = ("fan_in", "fan_out")
 # Nonlinearities torch.nn.init.calculate_gain knows; "auto" follows the run's activation.
 NONLINEARITIES = ("auto", "linear", "sigmoid", "tanh", "relu", "leaky_relu", "selu")
+ARCHS = ("mlp", "resmlp")
+# residual_scale A of resmlp's blocks h + A * f(h): a number, or one of these names
+RESIDUAL_SCALES = ("1/sqrt(depth)", "fixup")
+MAX_RESIDUAL_SCALE = 100.0
 
 MAX_DEPTH = 200
 MAX_WIDTH = 4096
@@ -142,6 +146,9 @@ class RunConfig:
     record_every: int = 1  # measure every k-th step (record 0 is always measured)
     test_every: int = 25  # test accuracy on recorded steps that are a multiple of this
     input_dim: int = 16  # gaussian dataset only: inputs N(0, I_D) with D = input_dim
+    arch: str = "mlp"  # mlp, or resmlp: input projection, depth blocks h + A * Linear(phi(norm(h))), head
+    # resmlp's A: a number, "1/sqrt(depth)", or "fixup" (A = 1, each branch's Linear zero-initialised)
+    residual_scale: float | str = 1.0
 
     def __post_init__(self) -> None:
         if isinstance(self.init, str):  # allow RunConfig(init="zeros")
@@ -177,7 +184,37 @@ class RunConfig:
         _number("record_every", self.record_every, 1, 1_000_000, integer=True)
         _number("test_every", self.test_every, 1, 1_000_000, integer=True)
         _number("input_dim", self.input_dim, 1, MAX_INPUT_DIM, integer=True)
+        _choice("arch", self.arch, ARCHS)
+        self._validate_residual_scale()
         return self
+
+    def _validate_residual_scale(self) -> None:
+        a = self.residual_scale
+        if isinstance(a, str):
+            if a not in RESIDUAL_SCALES:
+                raise ConfigError(
+                    "residual_scale", a, f"expected a number from 0 to {MAX_RESIDUAL_SCALE:g} or one of " + ", ".join(RESIDUAL_SCALES)
+                )
+        elif isinstance(a, bool) or not isinstance(a, (int, float)) or not math.isfinite(a) or not 0 <= a <= MAX_RESIDUAL_SCALE:
+            raise ConfigError(
+                "residual_scale", a, f"expected a number from 0 to {MAX_RESIDUAL_SCALE:g} or one of " + ", ".join(RESIDUAL_SCALES)
+            )
+        if self.arch == "mlp" and a != 1.0:
+            raise ConfigError("residual_scale", a, "only arch 'resmlp' has residual branches; leave it at 1 for 'mlp'")
+
+    def residual_factor(self) -> float:
+        """A of the residual blocks h + A * f(h) as a number (fixup: 1; its branches start at zero)."""
+        a = self.residual_scale
+        if a == "1/sqrt(depth)":
+            return 1.0 / math.sqrt(self.depth)
+        if a == "fixup":
+            return 1.0
+        return float(a)
+
+    @property
+    def fixup(self) -> bool:
+        """True when each residual branch's Linear starts at zero (Fixup / "zero gamma")."""
+        return self.arch == "resmlp" and self.residual_scale == "fixup"
 
     # --- JSON ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

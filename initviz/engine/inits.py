@@ -131,7 +131,9 @@ class InitInfo:
 
 
 def hidden_fans(config: RunConfig, n_features: int) -> list[tuple[int, int]]:
-    """(fan_in, fan_out) of each hidden Linear layer."""
+    """(fan_in, fan_out) of each hidden Linear layer (resmlp: each block's branch Linear, width x width)."""
+    if config.arch == "resmlp":
+        return [(config.width, config.width)] * config.depth
     fans = []
     fan_in = n_features
     for _ in range(config.depth):
@@ -148,6 +150,8 @@ def describe_init(config: RunConfig, n_features: int | None = None) -> InitInfo:
         n_features = dataset_info(config.dataset, config.input_dim).n_features
     kgain = kaiming_gain(config)
     stds = np.array([predicted_std(config.init, fi, fo, kgain) for fi, fo in hidden_fans(config, n_features)])
+    if config.fixup:
+        stds = np.zeros(config.depth)  # Fixup zero-initialises every branch's Linear
     formula = FORMULAS[config.init.scheme]
     s = config.init.scheme
     if s in ("kaiming_uniform", "kaiming_normal"):
@@ -158,5 +162,7 @@ def describe_init(config: RunConfig, n_features: int | None = None) -> InitInfo:
         formula = formula.replace("c", f"{config.init.value:g}", 1)
     elif s in ("xavier_uniform", "xavier_normal", "orthogonal"):
         formula += f",  gain = {config.init.gain:g}"
+    if config.fixup:
+        formula += ";  Fixup: each residual branch's Linear W = 0, b = 0"
     stds.setflags(write=False)
     return InitInfo(s, formula, stds)

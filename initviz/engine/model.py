@@ -1,4 +1,11 @@
-"""Build the MLP of a run: depth x [Linear -> (BatchNorm) -> activation -> (Dropout)] -> Linear."""
+"""Build the network of a run.
+
+mlp:    depth x [Linear -> (BatchNorm) -> activation -> (Dropout)] -> Linear.
+resmlp: Linear (input projection to width) -> depth x [h <- h + A * Linear(Dropout(phi(BatchNorm(h))))]
+        -> Linear: pre-activation residual blocks; Fixup zero-initialises each branch's Linear.
+Both expose ``blocks`` (one per measured layer, each with the module ``act`` the probes hook: its
+input is the layer's pre-activation, its output the layer's output) and ``hidden_weights()``.
+"""
 
 from __future__ import annotations
 
@@ -57,7 +64,58 @@ class MLP(nn.Module):
         return [b.linear.weight for b in self.blocks]
 
 
-def build_model(config: RunConfig, n_in: int, n_out: int) -> MLP:
+class ResidualSum(nn.Module):
+    """h + scale * branch. ``forward(pre, h, branch)`` also takes the branch's pre-activation, unused,
+    so that a forward hook sees (pre-activation, block output) as it does on an MLP's activation."""
+
+    def __init__(self, scale: float) -> None:
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, pre: torch.Tensor, h: torch.Tensor, branch: torch.Tensor) -> torch.Tensor:
+        return h + self.scale * branch if self.scale != 1.0 else h + branch
+
+
+class ResBlock(nn.Module):
+    """A pre-activation residual block h + A * Linear(Dropout(phi(norm(h)))) of equal width."""
+
+    def __init__(self, width: int, config: RunConfig) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm1d(width) if config.batchnorm else nn.Identity()
+        self.phi = make_activation(config.activation)
+        self.drop = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
+        self.linear = nn.Linear(width, width)
+        self.join = ResidualSum(config.residual_factor())
+
+    @property
+    def act(self) -> nn.Module:
+        """The probe point: input the activation's input, output the residual stream after the block."""
+        return self.join
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        z = self.norm(h)
+        return self.join(z, h, self.linear(self.drop(self.phi(z))))
+
+
+class ResMLP(nn.Module):
+    def __init__(self, n_in: int, n_out: int, config: RunConfig) -> None:
+        super().__init__()
+        self.proj = nn.Linear(n_in, config.width)
+        self.blocks = nn.ModuleList(ResBlock(config.width, config) for _ in range(config.depth))
+        self.head = nn.Linear(config.width, n_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.proj(x)
+        for block in self.blocks:
+            h = block(h)
+        return self.head(h)
+
+    def hidden_weights(self) -> list[torch.Tensor]:
+        """The branch Linear of each block (the input projection is not a measured layer)."""
+        return [b.linear.weight for b in self.blocks]
+
+
+def build_model(config: RunConfig, n_in: int, n_out: int) -> "MLP | ResMLP":
     """The network of `config`, every Linear (head included) initialised by its scheme.
 
     Initialisation draws from a private RNG seeded with ``config.seed``, so the same config gives
@@ -65,8 +123,15 @@ def build_model(config: RunConfig, n_in: int, n_out: int) -> MLP:
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        model = MLP(n_in, n_out, config)
+        if config.arch == "resmlp":
+            model = ResMLP(n_in, n_out, config)
+            init_linear(model.proj, config)
+        else:
+            model = MLP(n_in, n_out, config)
         for block in model.blocks:
             init_linear(block.linear, config)
+            if config.fixup:  # Fixup / zero gamma: every branch starts at zero, the block as identity
+                nn.init.zeros_(block.linear.weight)
+                nn.init.zeros_(block.linear.bias)
         init_linear(model.head, config)
     return model.to(config.device)

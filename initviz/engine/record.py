@@ -93,6 +93,8 @@ class StepRecord:
     # seconds this step spent training (forward+backward+update) and measuring
     train_seconds: float = 0.0
     stats_seconds: float = 0.0
+    # arch resmlp: std of each block's residual branch A * f(h), (L,); None for mlp
+    branch_std: Optional[np.ndarray] = None
 
     @property
     def depth(self) -> int:

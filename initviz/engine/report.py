@@ -171,6 +171,9 @@ def run_dict(
     }
     for name in (*PER_STEP, *PER_LAYER):
         out[name] = Column(*cols[name]) if cols is not None else Column(_columns(records, name))
+    if config.arch == "resmlp":  # act_std is the residual stream's std; beside it, the branches'
+        out["branch_std"] = [_clean(r.branch_std) if r.branch_std is not None else None for r in records]
+        out["theory_branch_std"] = _clean(theory.branch_std)
     out["theory_act_std"] = _clean(theory.act_std)
     out["theory_pre_std"] = _clean(theory.pre_std)
     out["theory_grad_gain"] = _clean(theory.grad_gain)

@@ -51,6 +51,8 @@ def _lane_arrays(prefix: str, t: Trainer) -> dict[str, np.ndarray]:
         out[f"{prefix}rec/{name}"] = np.array([getattr(r, name) for r in recs])
     for name in (*LAYER_FIELDS, *_HIST):
         out[f"{prefix}rec/{name}"] = np.stack([getattr(r, name) for r in recs])
+    if recs and all(r.branch_std is not None for r in recs):  # resmlp only
+        out[f"{prefix}rec/branch_std"] = np.stack([r.branch_std for r in recs])
     div = [r.diverged_at if r.diverged_at is not None else (-1, -1) for r in recs]
     out[f"{prefix}rec/diverged_at"] = np.array(div, dtype=np.int64).reshape(len(recs), 2)
     for key, value in t.model.state_dict().items():
@@ -149,13 +151,13 @@ def _lane_manifest(prefix: str, cfg: RunConfig) -> tuple[dict[str, _Expect], dic
 
     The network's tensor shapes come from building it on torch's meta device: no memory.
     """
-    from initviz.engine.data import INFO
-    from initviz.engine.model import MLP
+    from initviz.engine.data import dataset_info
+    from initviz.engine.model import MLP, ResMLP
     from initviz.engine.probes import hist_specs
 
-    info = INFO[cfg.dataset]
+    info = dataset_info(cfg.dataset, cfg.input_dim)  # gaussian inputs: input_dim features
     with torch.device("meta"):
-        meta = MLP(info.n_features, info.n_classes, cfg)
+        meta = (ResMLP if cfg.arch == "resmlp" else MLP)(info.n_features, info.n_classes, cfg)
     req: dict[str, _Expect] = {}
     L = cfg.depth
     for name in _SCALARS:
@@ -167,6 +169,8 @@ def _lane_manifest(prefix: str, cfg: RunConfig) -> tuple[dict[str, _Expect], dic
         else:
             req[f"{prefix}rec/{name}"] = _Expect((None, L), np.float64)
     req[f"{prefix}rec/diverged_at"] = _Expect((None, 2), np.int64)
+    if cfg.arch == "resmlp":  # every resmlp record has its branches' std
+        req[f"{prefix}rec/branch_std"] = _Expect((None, L), np.float64)
     for key, t in meta.state_dict().items():
         req[f"{prefix}model/{key}"] = _Expect(tuple(t.shape), _np_dtype(t.dtype))
     opt: dict[str, _Expect] = {}
@@ -451,6 +455,9 @@ def _records(prefix: str, arrays: dict[str, np.ndarray], trainer: Trainer) -> li
             fields[name] = int(v) if name == "step" else float(v)
         for name in (*LAYER_FIELDS, *_HIST):
             fields[name] = freeze(arrays[prefix + "rec/" + name][i])
+        branch = arrays.get(prefix + "rec/branch_std")  # resmlp runs; absent in older files
+        if branch is not None and branch.shape == (len(steps), trainer.config.depth):
+            fields["branch_std"] = freeze(branch[i])
         d = div[i]
         fields["diverged_at"] = None if d[0] < 0 else (int(d[0]), int(d[1]))
         fields["act_spec"], fields["pre_spec"], fields["grad_spec"] = trainer.specs

@@ -12,6 +12,14 @@ averaged over inputs (the gradient reaching the last hidden layer taken the same
 Gaussian expectations come from :mod:`initviz.engine.gauss` (closed forms or panel quadrature,
 1e-10 relative at any q). ``zeros`` and ``constant`` give networks whose units are all identical,
 so their prediction is the exact deterministic recursion of one unit on the real training inputs.
+Residual (arch resmlp, blocks s <- s + A * W phi(z) + A b with z = s, or BatchNorm(s)), per input:
+    q_0(x) = Var(w_0) * |x|^2 + Var(b)                         (the input projection)
+    q_l(x) = q_{l-1}(x) + A^2 * (width * Var(w_l) * E[phi(z)^2 | z ~ N(m_{l-1}, q_{l-1}(x))] / keep + Var(b))
+with the stream's mean m_l = m_{l-1} + A * b (z ~ N(0, 1) under BatchNorm): W is independent of s, so
+the branch adds its variance to the stream's. He + ReLU + A = 1: E[relu(z)^2] = q/2, width Var(w) = 2,
+so q doubles per block; under BatchNorm q grows by A^2 * width Var(w) E[phi^2 | N(0, 1)] per block
+(linearly); A = 1/sqrt(depth) keeps it within (1 + 1/depth)^depth < e; Fixup's zero branches keep q_0.
+Backward: Var(dL/ds_{l-1}) = Var(dL/ds_l) * (1 + A^2 width Var(w_l) E[phi'(z_l)^2] / keep [/ Var(s_{l-1}) under BN]).
 Limits: infinite width (one network of width 256 strays from it by up to ~1.4x at depth 20 for
 ReLU: see :func:`Theory.band`), and at init only (training moves the weights away).
 """
@@ -42,6 +50,7 @@ class Theory:
     act_mean: Optional[np.ndarray] = None  # mean of the post-activation over (inputs, units)
     saturation: Optional[np.ndarray] = None  # predicted saturated fraction (probes' thresholds)
     weight_grad_gain: Optional[np.ndarray] = None  # predicted |dL/dW_l| relative to the last layer's
+    branch_std: Optional[np.ndarray] = None  # resmlp: std of each block's branch A * f(h) (None for mlp)
     n_inputs: int = 0  # training inputs the recursion ran over
     config: Optional[RunConfig] = field(default=None, compare=False, repr=False)
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
@@ -52,6 +61,8 @@ class Theory:
     def band(self) -> Any:
         """The finite-width band (:class:`initviz.engine.band.Band`), computed on first call (~0.5 s at
         depth 20 width 256) and kept: call it from the worker, then panels read :meth:`band_if_ready`."""
+        if self.config is not None and self.config.arch != "mlp":
+            return None  # the band draws MLPs only
         if "band" not in self._cache and self.config is not None:
             from initviz.engine.band import finite_width_band
 
@@ -66,7 +77,7 @@ class Theory:
     @property
     def band_pending(self) -> bool:
         """True until :meth:`band` has run (its answer may be None: zeros/constant have no band)."""
-        return "band" not in self._cache and self.config is not None
+        return "band" not in self._cache and self.config is not None and self.config.arch == "mlp"
 
 
 def _phi_and_dphi(activation: str, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -126,6 +137,8 @@ def predict(config: RunConfig, x_train: torch.Tensor) -> Theory:
     / keep + Var(b); the stds are over (inputs, units), the gradient gains averaged over inputs.
     """
     x = x_train.detach().double().cpu().numpy()
+    if config.arch == "resmlp":
+        return _freeze(_predict_residual(config, x))
     if config.init.scheme in ("zeros", "constant"):
         return _freeze(_identical_units(config, x))
     fans = hidden_fans(config, x.shape[1])
@@ -180,8 +193,79 @@ def predict(config: RunConfig, x_train: torch.Tensor) -> Theory:
     )
 
 
+def _predict_residual(config: RunConfig, x: np.ndarray) -> Theory:
+    """The residual recursion (module docstring) for arch resmlp; each layer is a block, its output
+    the residual stream s_l. zeros/constant: every unit identical, one unit's exact recursion."""
+    depth, width, act = config.depth, config.width, config.activation
+    a = config.residual_factor()
+    keep = 1.0 - config.dropout
+    b = bias_value(config) if config.init.scheme != "pytorch_default" else 0.0
+    b_branch = 0.0 if config.fixup else b
+    identical = config.init.scheme in ("zeros", "constant")
+    if identical:  # one unit stands for all: s per input, exact
+        c = 0.0 if config.init.scheme == "zeros" else config.init.value
+        s = x.sum(1) * c + b
+        weight = np.full(len(x), 1.0 / max(len(x), 1))
+        q, m = np.zeros_like(s), s
+        var_w = 0.0 if config.fixup else c * c  # a "variance" that multiplies E[phi^2]: (c * width * phi)^2
+    else:
+        r, weight = input_groups(x)
+        kgain = kaiming_gain(config)
+        var_w0 = predicted_std(config.init, x.shape[1], width, kgain) ** 2
+        q = var_w0 * r + predicted_bias_std(config, x.shape[1]) ** 2  # (K,) stream variance per input
+        m = np.full_like(q, b)  # the stream's mean per input (the same for every unit)
+        var_w = 0.0 if config.fixup else predicted_std(config.init, width, width, kgain) ** 2
+    var_b = 0.0 if config.fixup else predicted_bias_std(config, width) ** 2
+    gain_w = width * width * var_w if identical else width * var_w  # sum over fan_in of w^2 (times phi^2)
+
+    def std(q_: np.ndarray, m_: np.ndarray) -> float:
+        return float(np.sqrt(max(weight @ q_ + weight @ (m_ * m_) - (weight @ m_) ** 2, 0.0)))
+
+    pre_std, act_std, act_mean, branch_std, e2s, ed2s, stream_var = [], [], [], [], [], [], []
+    for _ in range(depth):
+        if config.batchnorm:  # BatchNorm over the batch: z ~ N(0, 1) (all-equal inputs stay 0)
+            total = std(q, m) ** 2
+            mz = (m - weight @ m) / np.sqrt(total + BN_EPS)
+            qz = np.where(q > 0, q / (total + BN_EPS), 0.0)
+        else:
+            mz, qz = m, q
+        if identical:
+            e1, e2, ed2 = gauss.moments(act, mz, qz)
+        else:
+            e1, e2, ed2 = gauss.moments_fast(act, float(mz[0]), qz) if np.all(mz == mz[0]) else gauss.moments(act, mz, qz)
+        pre_std.append(std(qz, mz))
+        stream_var.append(std(q, m) ** 2)
+        if identical:  # the branch c * width * phi + b, the same in every unit
+            bm = (0.0 if config.fixup else c * width) * e1 + b_branch
+            bq = np.zeros_like(q)
+        else:
+            bm = np.full_like(q, b_branch)
+            bq = gain_w * e2 / keep + var_b
+        branch_std.append(a * std(bq, bm))
+        q, m = q + a * a * bq, m + a * bm
+        act_std.append(std(q, m))
+        act_mean.append(float(weight @ m))
+        e2s.append(e2)
+        ed2s.append(ed2)
+    g2 = [np.ones_like(q) for _ in range(depth)]  # per input: Var(dL/ds_l) / Var(dL/ds_L)
+    for layer in range(depth - 2, -1, -1):
+        branch = a * a * gain_w * ed2s[layer + 1] / keep
+        if config.batchnorm:
+            branch = branch / (stream_var[layer + 1] + BN_EPS)
+        g2[layer] = g2[layer + 1] * (1.0 + branch)
+    gains = np.sqrt(np.array([weight @ g for g in g2]))
+    # dL/dW_l = A dL/ds_l (outer) drop(phi(z_l)): |.|^2 ~ A^2 Var(dL/ds_l) width E[phi^2] / keep per input
+    wg = np.sqrt(np.array([weight @ (g2[i] * e2s[i]) for i in range(depth)]))
+    wg = wg / wg[-1] if wg[-1] > 0 else np.full(depth, np.nan)
+    return Theory(
+        np.array(pre_std), np.array(act_std), gains,
+        act_mean=np.array(act_mean), saturation=np.full(depth, np.nan), weight_grad_gain=wg,
+        branch_std=np.array(branch_std), n_inputs=len(x), config=config,
+    )
+
+
 def _freeze(t: Theory) -> Theory:
-    for a in (t.pre_std, t.act_std, t.grad_gain, t.act_mean, t.saturation, t.weight_grad_gain):
+    for a in (t.pre_std, t.act_std, t.grad_gain, t.act_mean, t.saturation, t.weight_grad_gain, t.branch_std):
         if a is not None:
             a.setflags(write=False)
     return t

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from initviz.engine.branch import BranchProbe
 from initviz.engine.config import RunConfig
 from initviz.engine.data import BatchStream, Dataset, make_dataset
 from initviz.engine.model import MLP, build_model
@@ -72,6 +73,7 @@ class Trainer:
         self.batches = BatchStream(self.data, cfg.batch_size, cfg.seed)
         self.probe = LayerProbe(self.model)
         self._hidden = self.model.hidden_weights()  # the same Parameter objects for the whole run
+        self.branch_probe = BranchProbe(self.model, follow=self.probe) if cfg.arch == "resmlp" else None
         self.specs = hist_specs(cfg.activation)
         self.theory: Theory = predict(cfg, self.data.x_train)
         self.step_count = 0
@@ -250,6 +252,8 @@ class Trainer:
             grads = [w.grad if w.grad is not None else torch.zeros_like(w) for w in weights]
             raw["grad_norm"] = norms(grads)
             raw["loss"], raw["correct"] = self._loss.reshape(1), self._correct.reshape(1)
+            if self.branch_probe is not None:
+                raw["branch_std"] = self.branch_probe.measure()
             names = list(raw)
             flat = torch.cat([raw[k].reshape(-1).double() for k in names])  # the one device -> host copy
         host = flat.cpu().numpy()
@@ -258,6 +262,7 @@ class Trainer:
             n = raw[k].numel()
             parts[k] = host[pos : pos + n].reshape(raw[k].shape)
             pos += n
+        branch_std = freeze(parts.pop("branch_std")) if self.branch_probe is not None else None
         layers = finish_layers(parts, self.probe, cfg.activation, self.specs)
         w_norm, w_sum = self._current_weight_norms()
         layers.update(weight_stats(parts["grad_norm"], w_norm, w_sum, self.probe.numels_np(weights), weights,
@@ -285,6 +290,7 @@ class Trainer:
             diverged_at=self.diverged_at,
             train_seconds=train_seconds,
             stats_seconds=time.perf_counter() - t0,
+            branch_std=branch_std,
         )
         self.history.append(rec)
         return rec

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from initviz.engine import ConfigError, InitSpec, RunConfig
 from initviz.engine.config import (
     ACTIVATIONS,
+    ARCHS,
     DATASETS,
     INIT_SCHEMES,
     MODES,
@@ -30,6 +31,7 @@ CHOICES = {
     "activation": ACTIVATIONS,
     "optimizer": OPTIMIZERS,
     "device": ("cpu", "cuda"),
+    "arch": ARCHS,
     "init.scheme": INIT_SCHEMES,
     "init.mode": MODES,
     "init.nonlinearity": NONLINEARITIES,
@@ -54,6 +56,7 @@ NUMBERS = {
     "init.gain": (0.0, 1e6, False, False),
 }
 BOOLS = ("batchnorm",)
+OTHERS = ("residual_scale",)  # a number or a name: tests/engine/test_engine_residual.py
 
 
 def make(field: str, value: Any) -> RunConfig:
@@ -80,7 +83,7 @@ def assert_names(err: ConfigError, field: str, value: Any) -> None:
 def test_every_field_is_covered_here() -> None:
     top = {f.name for f in dataclasses.fields(RunConfig)} - {"init"}
     init = {"init." + f.name for f in dataclasses.fields(InitSpec)}
-    assert top | init == set(CHOICES) | set(NUMBERS) | set(BOOLS)
+    assert top | init == set(CHOICES) | set(NUMBERS) | set(BOOLS) | set(OTHERS)
 
 
 def test_defaults_are_valid() -> None:

@@ -85,3 +85,12 @@ def test_lanes_refuse_a_run_too_large_before_building(monkeypatch: pytest.Monkey
     huge = RunConfig(depth=200, width=4096, batch_size=4096)
     with pytest.raises(MemoryBudgetError, match="needs ~"):
         Lanes([huge.replace(init={"scheme": s}) for s in ("zeros", "normal", "xavier_normal", "kaiming_normal")])
+
+
+def test_training_set_sizes_match_the_datasets() -> None:
+    """The loader checks a saved batch order against n_train: it must be each dataset's real size."""
+    from initviz.engine.budget import n_train
+    from initviz.engine.data import make_dataset
+
+    for name in ("spirals", "digits", "gaussian"):
+        assert n_train(name) == len(make_dataset(name, 0, "cpu").x_train), name

@@ -240,3 +240,16 @@ def test_decision_grid_predicts_the_training_points_it_fits() -> None:
     yi = np.clip(((grid.points[:, 1] - grid.y_range[0]) / (grid.y_range[1] - grid.y_range[0]) * 29).round().astype(int), 0, 29)
     assert (grid.classes[yi, xi] == grid.labels).mean() > 0.8
     assert Trainer(RunConfig(dataset="digits", depth=2, width=8)).decision_grid() is None
+
+
+def test_a_gaussian_run_with_its_own_input_dim_saves_and_opens(tmp_path) -> None:
+    """Regression: the loader's manifest took the gaussian dataset's default width, not input_dim."""
+    from initviz.engine import RunConfig
+    from initviz.engine.lanes import Lanes
+    from initviz.engine.store import load_run, save_run
+
+    cfg = RunConfig(dataset="gaussian", input_dim=5, depth=2, width=8, batch_size=16)
+    lanes = Lanes([cfg])
+    lanes.step(2)
+    opened = load_run(save_run(tmp_path / "g.initviz", lanes))
+    assert opened.trainers[0].config == cfg and opened.step_count == 2
