@@ -179,6 +179,7 @@ class StdProfilePlot(StaticPlot):
         for columns in (3, 2, 1):
             if columns != legend.columnCount:
                 legend.setColumnCount(columns)
+                legend.layout.invalidate()  # else the size hint is the old column count's
             if legend.layout.effectiveSizeHint(hint).width() <= self.width() - 60:
                 break
         fits = legend.layout.effectiveSizeHint(hint).height() <= self.height() / 3
@@ -290,6 +291,9 @@ class StdProfilePlot(StaticPlot):
         self.markers.set(
             layers, raw, [lane.colour for lane in frame.lanes], y_range[0] + edge, y_range[1] - edge, mark_zeros=self.log
         )
+        if len(self.legend.items) != getattr(self, "_legend_rows", None):  # the markers add their own entry
+            self._legend_rows = len(self.legend.items)
+            self.fit_legend()
         if (depth, y_range) != self._range:
             self._range = (depth, y_range)
             self.plotItem.vb.setRange(xRange=(0.5, depth + 0.5), yRange=y_range, padding=0)
