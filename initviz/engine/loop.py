@@ -420,12 +420,13 @@ class Engine:
         elif not self.running:
             # the finite-width band (~0.5 s of CPU per configuration) is drawn while idle, one
             # lane per tick so a command never waits for more than one
-            pending = next((t for t in self.lanes.trainers if t.theory.band_pending), None)
+            pending = next((t for t in self.lanes.trainers if t.theory.band_pending or t.theory.scales_pending), None)
             if pending is not None:
                 try:
                     pending.theory.band()
-                except Exception as exc:  # noqa: BLE001 - a band is optional; never kill the loop
-                    self.error = f"Could not compute the finite-width band: {describe_failure(exc)}."
+                    pending.theory.depth_scales()  # order/chaos caption: q*, chi_1, xi_c
+                except Exception as exc:  # noqa: BLE001 - both are optional; never kill the loop
+                    self.error = f"Could not compute the init's theory extras: {describe_failure(exc)}."
                 self.publish()
         return False
 

@@ -26,6 +26,7 @@ ReLU: see :func:`Theory.band`), and at init only (training moves the weights awa
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -73,6 +74,24 @@ class Theory:
     def band_if_ready(self) -> Any:
         """The band if something already computed it, else None (never computes: safe in the GUI)."""
         return self._cache.get("band")
+
+    def depth_scales(self) -> Optional["DepthScales"]:
+        """Order or chaos at this init (Poole et al. 2016, Schoenholz et al. 2017): q*, chi_1 and xi_c of
+        the configured activation at the hidden layers' sigma_w^2 = fan_in Var(w) and the biases'
+        sigma_b^2; None where the mean-field picture does not apply (zeros/constant, BatchNorm,
+        residual nets) or has no finite fixed point (ReLU family, linear). Up to ~1 s: computed
+        once, from the worker; panels read :meth:`depth_scales_if_ready`."""
+        if "scales" not in self._cache:
+            self._cache["scales"] = None  # asked once
+            self._cache["scales"] = _depth_scales(self.config) if self.config is not None else None
+        return self._cache["scales"]
+
+    def depth_scales_if_ready(self) -> Optional["DepthScales"]:
+        return self._cache.get("scales")
+
+    @property
+    def scales_pending(self) -> bool:
+        return "scales" not in self._cache and self.config is not None
 
     @property
     def band_pending(self) -> bool:
@@ -269,3 +288,32 @@ def _freeze(t: Theory) -> Theory:
         if a is not None:
             a.setflags(write=False)
     return t
+
+
+@dataclass(frozen=True)
+class DepthScales:
+    """The mean-field phase of an init: fixed point q*, chi_1 (1 = critical) and the depth scale xi_c."""
+
+    sigma_w2: float
+    sigma_b2: float
+    q_star: float
+    chi1: float
+    xi_c: float
+
+
+def _depth_scales(config: RunConfig) -> Optional[DepthScales]:
+    from initviz.engine import phase
+    from initviz.engine.inits import describe_init, predicted_bias_std
+
+    if config.init.scheme in ("zeros", "constant") or config.batchnorm or config.arch != "mlp":
+        return None
+    stds = np.asarray(describe_init(config).weight_std, dtype=np.float64)
+    w_std = float(stds[1] if len(stds) > 1 else stds[0])
+    sigma_w2 = config.width * w_std**2
+    sigma_b2 = float(predicted_bias_std(config, config.width)) ** 2
+    q = float(phase.fixed_point(config.activation, sigma_w2, sigma_b2))
+    chi1 = float(phase.chi1(config.activation, sigma_w2, sigma_b2))
+    if not (math.isfinite(q) and math.isfinite(chi1)):
+        return None
+    _, xi_c = phase.depth_scales(config.activation, sigma_w2, sigma_b2)
+    return DepthScales(sigma_w2, sigma_b2, q, chi1, float(xi_c))

@@ -460,6 +460,16 @@ class MainWindow(QtWidgets.QMainWindow):
         panel = self.tabs.currentWidget()
         if isinstance(panel, Panel):
             panel.show_frame(frame)
+        self._show_phase(frame)
+
+    def _show_phase(self, frame: Frame) -> None:
+        """The selected lane's order/chaos sentence (q*, chi_1, xi_c) under the init's formula."""
+        from initviz.ui.help import depth_scale_sentence
+
+        lane = frame.lanes[frame.focus] if frame.lanes else None
+        scales = lane.theory.depth_scales_if_ready() if lane is not None and lane.theory is not None else None
+        text = depth_scale_sentence(scales.chi1, scales.q_star, scales.xi_c) if scales is not None else ""
+        self.experiment.set_phase_caption(text)
 
     def _show_diagnosis(self, frame: Frame, scrubbed: bool) -> None:
         from initviz.engine.diagnosis import diagnose

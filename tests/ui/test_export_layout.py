@@ -51,8 +51,6 @@ KNOWN = {
     ("overview", "depth20", (1024, 768)),
     ("overview", "depth50", (1024, 768)),
     ("overview", "four_lanes", (1024, 768)),
-    ("overview", "four_lanes", (1280, 720)),
-    ("overview", "four_lanes", (1920, 1080)),
     ("overview", "one_lane", (1024, 768)),
     # after merging the window's readable-axes work: the dashboard's small tiles clip titles and ticks
     *(("dashboard", k, size) for k in ("one_lane", "depth20", "depth50") for size in ((1920, 1080), (1280, 720), (3840, 2160))),

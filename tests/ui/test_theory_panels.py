@@ -69,3 +69,16 @@ def test_depth_scale_sentence_names_the_phase_and_the_trainable_depth() -> None:
     assert depth_scale_sentence(1.5, 2.0, 4.0).startswith("Chaotic")
     assert depth_scale_sentence(1.0, 0.3, float("inf")).startswith("Critical")
     assert depth_scale_sentence(float("nan"), 1.0, 1.0) == ""
+
+
+def test_the_experiment_panel_says_the_inits_phase(open_window, qtbot) -> None:
+    """Issue 11 item 3 in the window: q*, chi_1 and xi_c of the selected lane, computed by the idle worker."""
+    from initviz.engine import phase
+    from initviz.engine.config import InitSpec, RunConfig
+
+    cfg = RunConfig(depth=4, width=32, batch_size=16, activation="tanh", init=InitSpec("normal", std=(3.0 / 32) ** 0.5))
+    window = open_window(cfg)
+    qtbot.waitUntil(lambda: window.experiment.phase_caption.isVisible(), timeout=30_000)
+    text = window.experiment.phase_caption.text()
+    chi1 = phase.chi1("tanh", 3.0, 0.0)
+    assert chi1 > 1 and text.startswith("Chaotic") and f"{chi1:.3g}" in text

@@ -267,6 +267,16 @@ class ExperimentPanel(QtWidgets.QWidget):
                 self.formula.setToolTip("The init's formula and the weight std it predicts (from the engine).")
                 self.formula.setStyleSheet("background:#f6f8fa; border:1px solid #e1e4e8; padding:4px;")
                 form.addRow(self.formula)
+                self.phase_caption = QtWidgets.QLabel()
+                self.phase_caption.setObjectName("phaseCaption")
+                self.phase_caption.setWordWrap(True)
+                self.phase_caption.setTextFormat(QtCore.Qt.TextFormat.PlainText)
+                self.phase_caption.setToolTip(
+                    "Mean-field phase of this init (Poole et al. 2016, Schoenholz et al. 2017): chi_1 < 1 ordered,\n"
+                    "> 1 chaotic, = 1 critical; xi_c is how many layers two inputs stay told apart."
+                )
+                self.phase_caption.hide()
+                form.addRow(self.phase_caption)
             outer.addWidget(group)
 
         self.apply_button = QtWidgets.QPushButton("Apply (rebuild network)")
@@ -571,6 +581,12 @@ class ExperimentPanel(QtWidgets.QWidget):
             self.formula.setText(f"{config.init.label()}: {exc}")
             return
         self.formula.setText(f"{info.formula}\n{info.summary()}")
+
+    def set_phase_caption(self, text: str) -> None:
+        """The engine's order/chaos sentence for the selected lane ('' hides it)."""
+        if text != self.phase_caption.text():
+            self.phase_caption.setText(text)
+        self.phase_caption.setVisible(bool(text))
 
     def refresh_formula(self) -> None:
         self._update_formula(self._candidate or self.applied)
