@@ -187,3 +187,16 @@ def test_after_pause_every_plot_shows_the_last_step_even_when_playback_thinned_u
         assert series.curves[0].xData[-1] == last, name
     window.tabs.setCurrentWidget(window.gradients)
     assert window.gradients.time_map.image.image.shape[1] == len(window.state.records)
+
+
+def test_a_step_axis_at_step_0_shows_whole_steps_ahead() -> None:
+    """Regression: with only the record at init the loss axis ran from -0.01 to 0.01 (and 'x0.001')."""
+    from types import SimpleNamespace
+
+    from initviz.ui.panels.base import step_axis_range
+
+    for tight in (True, False):
+        lo, hi = step_axis_range([SimpleNamespace(step=0)], tight=tight)
+        assert lo < 0 < hi and hi >= 10
+    lo, hi = step_axis_range([SimpleNamespace(step=0), SimpleNamespace(step=60)], tight=True)
+    assert hi <= 60 * 1.03  # once there are steps, the axis still ends at the last one

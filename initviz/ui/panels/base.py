@@ -350,6 +350,8 @@ def step_axis_range(records: Sequence[StepRecord], tight: bool = False) -> tuple
     """
     first = float(records[0].step) if records else 0.0
     last = float(records[-1].step) if records else 1.0
+    if last - first < 1.0:  # one record (step 0): whole steps ahead, not a +-0.01 axis around the dot
+        return first - 0.5, first + 10.0
     if tight:
         margin = 0.02 * max(last - first, 1.0)
         return first - margin, last + margin
