@@ -206,7 +206,6 @@ def run_cell(config_json: str, steps: int, sigma_w2: float, sigma_b2: float, tor
     ``torch_threads`` > 0 sets torch's thread count in the worker (0: leave it).
     """
     import torch
-    import torch.nn.functional as F
 
     from initviz.engine.trainer import Trainer
 
@@ -221,15 +220,7 @@ def run_cell(config_json: str, steps: int, sigma_w2: float, sigma_b2: float, tor
         grad_ratio = float(g[0] / g[-1]) if g.size else math.nan
 
     def full_train() -> tuple[float, float]:
-        with torch.no_grad():
-            trainer.model.eval()
-            try:
-                logits = trainer.model(trainer.data.x_train)
-            finally:
-                trainer.model.train()
-            loss = float(F.cross_entropy(logits, trainer.data.y_train))
-            acc = float((logits.argmax(1) == trainer.data.y_train).float().mean())
-        return loss, acc
+        return trainer.evaluate(trainer.data.x_train, trainer.data.y_train)
 
     initial_loss, _ = full_train()
     if steps > 0:

@@ -194,15 +194,20 @@ class Trainer:
         self.config = config.validate()
         return self.reset()
 
-    def test_accuracy(self) -> float:
-        """Accuracy on the held-out split, with BatchNorm/dropout in eval mode."""
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        """(loss, accuracy) of the network on ``x, y``, with BatchNorm/dropout in eval mode."""
         with torch.no_grad():
             self.model.eval()
             try:
-                logits = self.model(self.data.x_test)
+                logits = self.model(x)
             finally:
                 self.model.train()
-            return float((logits.argmax(1) == self.data.y_test).float().mean())
+            loss = float(F.cross_entropy(logits, y))
+            return loss, float((logits.argmax(1) == y).float().mean())
+
+    def test_accuracy(self) -> float:
+        """Accuracy on the held-out split, with BatchNorm/dropout in eval mode."""
+        return self.evaluate(self.data.x_test, self.data.y_test)[1]
 
     def decision_grid(self, resolution: int = 40, margin: float = 0.25) -> Optional["DecisionGrid"]:
         """The predicted class over a grid covering the 2-D training inputs (None for other data).
