@@ -33,7 +33,8 @@ DEVICES = ("cpu", "cuda")
 MODES = ("fan_in", "fan_out")
 # Nonlinearities torch.nn.init.calculate_gain knows; "auto" follows the run's activation.
 NONLINEARITIES = ("auto", "linear", "sigmoid", "tanh", "relu", "leaky_relu", "selu")
-ARCHS = ("mlp", "resmlp")
+ARCHS = ("mlp", "resmlp", "cnn")
+CNN_DATASETS = ("digits",)  # cnn reads its inputs as 8x8 images
 # residual_scale A of resmlp's blocks h + A * f(h): a number, or one of these names
 RESIDUAL_SCALES = ("1/sqrt(depth)", "fixup")
 MAX_RESIDUAL_SCALE = 100.0
@@ -146,7 +147,9 @@ class RunConfig:
     record_every: int = 1  # measure every k-th step (record 0 is always measured)
     test_every: int = 25  # test accuracy on recorded steps that are a multiple of this
     input_dim: int = 16  # gaussian dataset only: inputs N(0, I_D) with D = input_dim
-    arch: str = "mlp"  # mlp, or resmlp: input projection, depth blocks h + A * Linear(phi(norm(h))), head
+    # mlp; resmlp: input projection, depth blocks h + A * Linear(phi(norm(h))), head; cnn: depth conv 3x3
+    # blocks on the 8x8 digits, width channels doubling at each stride-2 stage, global average pool, head
+    arch: str = "mlp"
     # resmlp's A: a number, "1/sqrt(depth)", or "fixup" (A = 1, each branch's Linear zero-initialised)
     residual_scale: float | str = 1.0
 
@@ -185,6 +188,8 @@ class RunConfig:
         _number("test_every", self.test_every, 1, 1_000_000, integer=True)
         _number("input_dim", self.input_dim, 1, MAX_INPUT_DIM, integer=True)
         _choice("arch", self.arch, ARCHS)
+        if self.arch == "cnn" and self.dataset not in CNN_DATASETS:
+            raise ConfigError("dataset", self.dataset, "arch 'cnn' reads 8x8 images: use " + ", ".join(CNN_DATASETS))
         self._validate_residual_scale()
         return self
 
@@ -199,8 +204,8 @@ class RunConfig:
             raise ConfigError(
                 "residual_scale", a, f"expected a number from 0 to {MAX_RESIDUAL_SCALE:g} or one of " + ", ".join(RESIDUAL_SCALES)
             )
-        if self.arch == "mlp" and a != 1.0:
-            raise ConfigError("residual_scale", a, "only arch 'resmlp' has residual branches; leave it at 1 for 'mlp'")
+        if self.arch != "resmlp" and a != 1.0:
+            raise ConfigError("residual_scale", a, f"only arch 'resmlp' has residual branches; leave it at 1 for {self.arch!r}")
 
     def residual_factor(self) -> float:
         """A of the residual blocks h + A * f(h) as a number (fixup: 1; its branches start at zero)."""
