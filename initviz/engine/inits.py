@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from initviz.engine.config import InitSpec, RunConfig
+from initviz.engine.config import CNN_KERNEL, CNN_SIDE, CNN_STAGES, ConvLayer, InitSpec, RunConfig, cnn_plan  # noqa: F401 (re-exported)
 
 FORMULAS = {
     "zeros": "W = 0, b = 0: every unit computes the same thing, forever",
@@ -132,45 +132,6 @@ class InitInfo:
         if len(stds) > 1 and not np.allclose(stds[1:], stds[0]):
             return f"predicted weight std: layer 1 {stds[0]:.4g}, layers 2+ {stds[1]:.4g}"
         return f"predicted weight std: {stds[0]:.4g}" if len(stds) else ""
-
-
-CNN_KERNEL = 3
-CNN_SIDE = 8  # the digits are 8x8 images
-CNN_STAGES = 3  # spatial 8x8, 4x4, 2x2: channels width, 2 width, 4 width
-
-
-@dataclass(frozen=True)
-class ConvLayer:
-    """One conv 3x3 layer of arch cnn: channels in/out, stride, and the input/output side length."""
-
-    c_in: int
-    c_out: int
-    stride: int
-    side_in: int
-    side_out: int
-
-    @property
-    def fan_in(self) -> int:  # as torch.nn.init._calculate_fan_in_and_fan_out: C_in * k * k
-        return self.c_in * CNN_KERNEL * CNN_KERNEL
-
-    @property
-    def fan_out(self) -> int:  # C_out * k * k (the stride does not enter torch's fan)
-        return self.c_out * CNN_KERNEL * CNN_KERNEL
-
-
-def cnn_plan(config: RunConfig) -> list[ConvLayer]:
-    """The conv layers of arch cnn: ``depth`` layers in up to three stages (8x8, 4x4, 2x2), the
-    first layer of a new stage with stride 2; stage s has ``width * 2**s`` channels (padding 1)."""
-    depth = config.depth
-    plan, c_in, side, prev = [], 1, CNN_SIDE, 0
-    for i in range(depth):
-        stage = min(CNN_STAGES * i // depth, CNN_STAGES - 1)
-        stride = 2 if stage > prev else 1
-        out_side = (side + 2 - CNN_KERNEL) // stride + 1
-        c_out = config.width * 2**stage
-        plan.append(ConvLayer(c_in, c_out, stride, side, out_side))
-        c_in, side, prev = c_out, out_side, stage
-    return plan
 
 
 def hidden_fans(config: RunConfig, n_features: int) -> list[tuple[int, int]]:

@@ -157,13 +157,8 @@ class CNN(nn.Module):
 
 
 def layer_names(config: RunConfig) -> list[str]:
-    """The measured layers' names: "1".."L" for mlp, the module path of each layer otherwise
-    (resmlp "blocks.3", the block whose output is the residual stream; cnn "blocks.3.conv")."""
-    if config.arch == "cnn":
-        return [f"blocks.{i}.conv" for i in range(config.depth)]
-    if config.arch == "resmlp":
-        return [f"blocks.{i}" for i in range(config.depth)]
-    return [str(i + 1) for i in range(config.depth)]
+    """The measured layers' names (RunConfig.layer_names): module paths for resmlp and cnn."""
+    return config.layer_names()
 
 
 MODELS = {"mlp": MLP, "resmlp": ResMLP, "cnn": CNN}

@@ -40,6 +40,7 @@ SCHEME_PARAMS: dict[str, tuple[str, ...]] = {
     "orthogonal": ("init.gain",),
     "pytorch_default": (),
 }
+COUPLED = ("arch", "dataset", "residual_scale")  # checked together: each alone may be refused by the others
 INIT_PARAMS = ("init.std", "init.value", "init.bound", "init.gain", "init.mode", "init.nonlinearity")
 
 
@@ -560,7 +561,9 @@ class ExperimentPanel(QtWidgets.QWidget):
         self._arch_shown = arch
         visible = self._visible_names()
         errors: dict[str, str] = {}
-        top: dict[str, Any] = {}
+        # the architecture's fields depend on each other (cnn needs the digits, residual_scale resmlp)
+        coupled = dataclasses.replace(self.applied, **{n: self.fields[n].value() for n in COUPLED})
+        top: dict[str, Any] = {} if arch == "resmlp" else {"residual_scale": 1.0}
         init: dict[str, Any] = {}
         for name, f in self.fields.items():
             f.set_visible(name in visible)
@@ -568,7 +571,12 @@ class ExperimentPanel(QtWidgets.QWidget):
                 continue  # hidden fields keep the applied value
             value = f.value()
             try:
-                with_value(self.applied, name, value)
+                try:
+                    with_value(self.applied, name, value)
+                except ConfigError:
+                    if name not in COUPLED:
+                        raise
+                    with_value(coupled, name, value)  # valid together with the other architecture fields
             except ConfigError as exc:
                 errors[name] = str(exc)
                 continue
