@@ -608,6 +608,9 @@ class LogEdgeMarkers:
                 if getattr(item, "_marked", None) != key:  # setData costs: only on a change
                     item._marked = key
                     item.setData(x[mask] + spread * (k - (n - 1) / 2), np.full(count, y))
+                    # an empty scatter is still asked for its bounds and painted (in Python) on
+                    # every repaint of its plot: hidden, Qt skips it
+                    item.setVisible(count > 0)
         if self.legend is not None:
             for kind, count, sample, label in (
                 ("zero", zeros_total, self._zero_sample, "exactly 0 (off the log scale)"),

@@ -80,7 +80,12 @@ class _SeriesPlot:
             if getattr(item, "_lane_colour", None) != colour:
                 item._lane_colour = colour
                 item.setBrush(pg.mkBrush(colour))
-            item.setData(np.asarray(steps, dtype=np.float64)[zero], np.full(int(zero.sum()), bottom + 0.06 * k))
+            count = int(zero.sum())
+            if count == 0 and getattr(item, "_empty", False):
+                continue  # still none: setData costs about a millisecond, and the hidden item no paint
+            item._empty = count == 0
+            item.setData(np.asarray(steps, dtype=np.float64)[zero], np.full(count, bottom + 0.06 * k))
+            item.setVisible(count > 0)
         return total
 
     def update(self, frame: Frame) -> None:
