@@ -31,7 +31,7 @@ FRAME_INTERVAL_MS = 33  # GUI redraw poll: <= 30 Hz
 # of the time until the next one: every ms of Python on the GUI thread (pyqtgraph paints in Python)
 # is a ms the training thread waits for the GIL, and on a busy machine a ms of CPU it does not get.
 # A frame costing more than this share of the 33 ms budget spaces the frames out.
-GUI_DUTY = 0.12
+GUI_DUTY = 0.1
 MAX_FRAME_INTERVAL_S = 0.5  # however slow frames are, at least two a second while training
 FRAME_COSTS = 9  # the draw interval follows the median cost of this many recent frames
 # The first build cannot be interrupted (it imports torch): closing the window meanwhile waits
