@@ -189,7 +189,8 @@ def measure(window: TimedWindow, probe: LoopProbe, clicks: ClickProbe, seconds: 
         window.controller.playing_changed.connect(playing)
         cpu0 = time.thread_time()  # this (the GUI) thread's CPU time: less load-dependent than steps/s
         pump(seconds, (0.5, click))
-        gui_cpu = (time.thread_time() - cpu0) / (time.perf_counter() - t0)
+        cpu_seconds = time.thread_time() - cpu0
+        gui_cpu = cpu_seconds / (time.perf_counter() - t0)
         probe.stop()
         window.controller.playing_changed.disconnect(playing)
         t1 = time.perf_counter()
@@ -208,6 +209,7 @@ def measure(window: TimedWindow, probe: LoopProbe, clicks: ClickProbe, seconds: 
             "click": (ms(clicks.latencies, 50), ms(clicks.latencies, 95), len(clicks.latencies)),
             "steps_per_s": rate,
             "gui_cpu": gui_cpu,
+            "cpu_per_frame": 1000 * cpu_seconds / max(len(window.draws), 1),
             "interval": window.draw_interval_ms() if hasattr(window, "draw_interval_ms") else float("nan"),
         }
         if alone is not None:
@@ -263,7 +265,7 @@ def print_results(title: str, results: dict) -> None:
               f"(min {min(alones):.1f}, max {max(alones):.1f})")
     print(
         f"  {'panel':<18}{'frames':>7}{'draw p50/p95':>16}{'paint p50/p95':>16}{'frame p50/p95/max':>22}"
-        f"{'loop stall p50/p95/max':>26}{'click p50/p95 (n)':>22}{'every ms':>9}{'GUI CPU':>8}{'steps/s':>9}{'alone':>7}{'kept':>6}"
+        f"{'loop stall p50/p95/max':>26}{'click p50/p95 (n)':>22}{'every ms':>9}{'GUI CPU':>8}{'ms/frame':>9}{'steps/s':>9}{'alone':>7}{'kept':>6}"
     )
     for name, r in results.items():
         print(
@@ -275,11 +277,13 @@ def print_results(title: str, results: dict) -> None:
             f"{r['click'][0]:>11.1f}/{r['click'][1]:.1f} ({r['click'][2]})"
             f"{r['interval']:>9.0f}"
             f"{100 * r['gui_cpu']:>7.0f}%"
+            f"{r['cpu_per_frame']:>9.1f}"
             f"{r['steps_per_s']:>9.1f}"
             + (f"{r['alone']:>7.1f}{100 * r['steps_per_s'] / r['alone']:>5.0f}%" if paired else "")
         )
     print("  (all times in ms; every ms: the window's draw interval at the end of the tab; GUI CPU: the GUI thread's CPU\n"
-          "  time per second of wall time, Python and native painting, less load-dependent than steps/s;\n"
+          "  time per second of wall time, Python and native painting, less load-dependent than steps/s; ms/frame:\n"
+          "  that CPU time over the frames drawn (everything the GUI thread did, per frame);\n"
           "  kept: steps/s with the window / alone)")
     worst_frame = max(r["frame"][1] for r in results.values())
     worst_click = max(r["click"][1] for r in results.values())
