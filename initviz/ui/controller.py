@@ -9,7 +9,9 @@ per step: it stores the newest :class:`~initviz.engine.snapshot.Snapshot` in a l
 
 from __future__ import annotations
 
+import collections
 import queue
+import statistics
 import threading
 import time
 from typing import Any, Optional
@@ -25,9 +27,13 @@ from initviz.engine.snapshot import Snapshot
 EngineState = Snapshot  # the name the window and tests used before the snapshot moved to the engine
 
 FRAME_INTERVAL_MS = 33  # GUI redraw poll: <= 30 Hz
-# While training runs, the GUI spends at most about this share of its time drawing: every ms of
-# Python on the GUI thread is a ms the training thread waits for the GIL.
-GUI_DUTY = 0.3
+# While training runs, a frame (drawing + the repaint Qt does after it) may cost at most this share
+# of the time until the next one: every ms of Python on the GUI thread (pyqtgraph paints in Python)
+# is a ms the training thread waits for the GIL, and on a busy machine a ms of CPU it does not get.
+# A frame costing more than this share of the 33 ms budget spaces the frames out.
+GUI_DUTY = 0.1
+MAX_FRAME_INTERVAL_S = 0.5  # however slow frames are, at least two a second while training
+FRAME_COSTS = 9  # the draw interval follows the median cost of this many recent frames
 # The first build cannot be interrupted (it imports torch): closing the window meanwhile waits
 # up to this long for the worker to see its Quit, so no worker outlives the window.
 FIRST_BUILD_WAIT_S = 60.0
@@ -85,6 +91,9 @@ class Controller(QtCore.QObject):
         self._last_version = -1
         self._force = False
         self._not_before = 0.0
+        self._emitted_at = 0.0
+        self._costs: collections.deque[float] = collections.deque(maxlen=FRAME_COSTS)
+        self.draw_interval = FRAME_INTERVAL_MS / 1000  # seconds between frames while training
         self._closing = False
         self.timer = QtCore.QTimer(self)
         self.timer.setInterval(FRAME_INTERVAL_MS)
@@ -280,11 +289,17 @@ class Controller(QtCore.QObject):
             return  # frame budget: the last frame was expensive, let training run
         self._force = False
         self._last_version = state.version
+        self._emitted_at = time.perf_counter()
         self.state_ready.emit(state)
 
-    def frame_done(self, seconds: float) -> None:
-        """The GUI took ``seconds`` to draw a frame; space the next one to keep GUI_DUTY."""
-        self._not_before = time.perf_counter() + max(0.0, seconds / GUI_DUTY - seconds - FRAME_INTERVAL_MS / 1000)
+    def frame_done(self, seconds: float, paint: float = 0.0) -> None:
+        """A frame cost the GUI ``seconds`` of drawing and ``paint`` of repainting after it: the
+        next frame comes when the median recent cost is GUI_DUTY of the time between frames
+        (33 ms to MAX_FRAME_INTERVAL_S), so training keeps the GIL and the CPU most of the time."""
+        self._costs.append(max(0.0, seconds) + max(0.0, paint))
+        cost = statistics.median(self._costs)
+        self.draw_interval = min(max(cost / GUI_DUTY, FRAME_INTERVAL_MS / 1000), MAX_FRAME_INTERVAL_S)
+        self._not_before = self._emitted_at + self.draw_interval - 0.002  # a poll tick early is fine
 
     def request_redraw(self) -> None:
         """Emit the current snapshot again at the next tick (after a view change)."""

@@ -13,7 +13,7 @@ from initviz import registry
 from initviz.engine.config import RunConfig
 from initviz.engine.record import StepRecord
 from initviz.engine.snapshot import Snapshot
-from initviz.ui.controller import Controller
+from initviz.ui.controller import GUI_DUTY, Controller
 from initviz.ui.help import HelpDialog
 from initviz.ui.panels.banner import DiagnosisBanner
 from initviz.ui.panels.boundary import GridLog
@@ -23,6 +23,8 @@ from initviz.ui.panels.timeline import Timeline
 from initviz.ui.text import elide, plain_html
 
 APP_TITLE = "initviz: what weight initialisation does to every layer"
+# a 1 ms timer, not 0 ms: Qt delivers a 0 ms single shot as a posted call, ahead of the repaint
+PAINT_TIMER_S = 0.001
 SPEEDS: tuple[tuple[str, Optional[float]], ...] = (
     ("1 step/s", 1.0),
     ("3 steps/s", 3.0),
@@ -63,6 +65,16 @@ class MainWindow(QtWidgets.QMainWindow):
         self._drawn_build = -1
         self._shown_error: Optional[str] = None
         self.last_frame_seconds = 0.0
+        self.last_paint_seconds = 0.0  # GUI CPU time of the repaint after the last frame
+        self._draw_cpu = 0.0
+        self._drawn_at = 0.0
+        self._shown_interval = -1
+        # fires after the repaint that follows a drawn frame: measures what that repaint cost
+        self._paint_timer = QtCore.QTimer(self)
+        self._paint_timer.setSingleShot(True)
+        self._paint_timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+        self._paint_timer.setInterval(round(1000 * PAINT_TIMER_S))
+        self._paint_timer.timeout.connect(self._painted)
         self.help_dialog: Optional[HelpDialog] = None
         self._notice_seen = 0
         self.hidden_lanes: set[str] = set()  # lanes left out of every panel (by name; UI only)
@@ -404,7 +416,7 @@ class MainWindow(QtWidgets.QMainWindow):
     # ------------------------------------------------------------------ drawing
     def on_state(self, state: EngineState) -> None:
         """A new engine state (<= 30 Hz): update counters and redraw the visible panel."""
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.thread_time()
         first = self.state is None
         self.state = state
         self.grid_log.add(state.build, state.grids)
@@ -435,8 +447,30 @@ class MainWindow(QtWidgets.QMainWindow):
             self._diagnosed = None  # the diagnosis comes back with the next drawn step
         self._shown_error = state.error
         self.last_frame_seconds = time.perf_counter() - t0
-        self.controller.frame_done(self.last_frame_seconds)
+        # the repaint Qt does for this frame comes after this slot: the paint timer fires after it
+        # and hands the frame's whole cost to the controller, which spaces the frames by it
+        # (CPU time of this thread: on a busy machine wall time would count the waits for a core)
+        self._draw_cpu = time.thread_time() - cpu0
+        self._drawn_at = time.thread_time()
+        self._paint_timer.start()
         self.frame_drawn.emit(self.last_frame_seconds)
+
+    def _painted(self) -> None:
+        """The repaint after the last drawn frame is done: the frame's CPU cost to the controller."""
+        self.last_paint_seconds = time.thread_time() - self._drawn_at  # and whatever else ran meanwhile
+        self.controller.frame_done(self._draw_cpu, self.last_paint_seconds)
+        interval = round(1000 * self.controller.draw_interval)
+        if interval != self._shown_interval:
+            self._shown_interval = interval
+            self.rate_label.setToolTip(
+                "Training speed measured over the last second.\n"
+                f"While training, the window draws every {interval} ms ({1000 / interval:.0f} frames/s): a frame "
+                f"(drawing and repainting) may take {100 * GUI_DUTY:.0f}% of the GUI's time, the rest is left to training"
+            )
+
+    def draw_interval_ms(self) -> float:
+        """Milliseconds between frames while training (grows when frames are costly)."""
+        return 1000 * self.controller.draw_interval
 
     def current_frame(self) -> Optional[Frame]:
         """The Frame on screen: the snapshot's shown lanes, newest records when live, else the scrubbed step."""
@@ -561,6 +595,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt override
         """Stop the worker (within about a second) before the window goes."""
+        self._paint_timer.stop()
         self.controller.shutdown(timeout=1.0)
         from initviz.ui import shortcuts
 

@@ -8,14 +8,39 @@ the axis length alone, so a narrow step axis reads "200400600800". ``ReadableAxi
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import pyqtgraph as pg
-from PySide6 import QtGui
+from PySide6 import QtCore, QtGui, QtWidgets
+
+
+def cache_painting(axis: pg.AxisItem) -> pg.AxisItem:
+    """Let Qt keep ``axis`` as a pixmap and blit it in C++: its Python ``paint`` (and tick
+    layout) runs only after the axis itself changed (range, ticks, style: pyqtgraph calls
+    ``update()`` then), not each time a curve inside the plot repaints the region around it.
+    Every Python paint call holds the GIL the training thread needs. On screen only (see
+    ``on_screen``): an export would otherwise get the cached pixmap instead of vector shapes."""
+    axis.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+    return axis
+
+
+def on_screen(widget: Optional[QtWidgets.QWidget]) -> bool:
+    """Whether ``widget`` paints to the screen (not into an export's hidden canvas)."""
+    return widget is not None and not widget.window().testAttribute(QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen)
 
 
 class ReadableAxis(pg.AxisItem):
-    """An AxisItem whose labels never overlap; on a log axis only whole decades are labelled."""
+    """An AxisItem whose labels never overlap; on a log axis only whole decades are labelled.
+    On screen it is painted from a pixmap cache between changes (``cache_painting``)."""
+
+    _cache_checked = False
+
+    def paint(self, p: QtGui.QPainter, opt: Any, widget: Optional[QtWidgets.QWidget]) -> None:  # noqa: D102
+        if not self._cache_checked:
+            self._cache_checked = True
+            if on_screen(widget):
+                cache_painting(self)
+        super().paint(p, opt, widget)
 
     def _label_px(self, values: Sequence[float]) -> float:
         """About how many pixels one label takes along the axis."""
@@ -95,4 +120,4 @@ def axis_items(sides: Sequence[str] = ("left", "bottom")) -> dict:
     return {side: ReadableAxis(side) for side in sides}
 
 
-__all__ = ["ReadableAxis", "readable", "axis_items"]
+__all__ = ["ReadableAxis", "cache_painting", "on_screen", "readable", "axis_items"]

@@ -321,6 +321,23 @@ def half_decades(values: Any, default: tuple[float, float] = (-1.0, 1.0)) -> tup
     return float(np.floor(2 * logs.min())) / 2, float(np.ceil(2 * logs.max())) / 2
 
 
+def sticky_range(
+    current: Optional[tuple[float, float]], wanted: tuple[float, float], slack: float, shrink: bool = True
+) -> tuple[float, float]:
+    """``current`` while it holds ``wanted`` with at most ``slack`` to spare at either end (any
+    spare when not ``shrink``), else ``wanted``: an axis range that does not flap when values
+    hover at a rounding boundary or jump about (each change rebuilds the axis' tick layout and
+    repaints it: GUI time the training thread waits for)."""
+    if (
+        current is not None
+        and current[0] <= wanted[0]
+        and current[1] >= wanted[1]
+        and (not shrink or (wanted[0] - current[0] <= slack and current[1] - wanted[1] <= slack))
+    ):
+        return current
+    return wanted
+
+
 def finite_range(values: np.ndarray, default: tuple[float, float] = (0.0, 1.0)) -> tuple[float, float]:
     """(min, max) of the finite values, widened when flat; ``default`` when there are none."""
     a = np.asarray(values, dtype=np.float64)
@@ -393,6 +410,15 @@ class StaticPlot(pg.PlotWidget):
         self.plotItem.hideButtons()
         self.plotItem.vb.setMouseEnabled(x=False, y=False)
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+
+    def showEvent(self, ev: QtGui.QShowEvent) -> None:  # noqa: N802 - Qt override
+        """On screen, the axes paint from a pixmap cache between changes (axes.cache_painting)."""
+        super().showEvent(ev)
+        from initviz.ui.panels.axes import cache_painting, on_screen
+
+        if on_screen(self):
+            for axis in self.plotItem.axes.values():
+                cache_painting(axis["item"])
 
     def wheelEvent(self, ev: Any) -> None:  # noqa: N802 - Qt override
         ev.ignore()
@@ -582,6 +608,9 @@ class LogEdgeMarkers:
                 if getattr(item, "_marked", None) != key:  # setData costs: only on a change
                     item._marked = key
                     item.setData(x[mask] + spread * (k - (n - 1) / 2), np.full(count, y))
+                    # an empty scatter is still asked for its bounds and painted (in Python) on
+                    # every repaint of its plot: hidden, Qt skips it
+                    item.setVisible(count > 0)
         if self.legend is not None:
             for kind, count, sample, label in (
                 ("zero", zeros_total, self._zero_sample, "exactly 0 (off the log scale)"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Optional
 
 import numpy as np
@@ -11,6 +12,7 @@ from PySide6 import QtWidgets
 from initviz.ui import theme
 from initviz.ui.panels.axes import readable
 from initviz.ui.panels.base import (
+    sticky_range,
     DottedLine,
     Frame,
     fit_dotted,
@@ -68,6 +70,7 @@ class GradNormPlot(StaticPlot):
         # title explains them (a legend box would cover the curves, which run along the top)
         self.markers = LogEdgeMarkers(p)
         self._range: tuple = ()
+        self._range_time = 0.0  # when the y range last changed
         self._title_key: tuple = ()
 
     def draw(self, frame: Frame) -> None:
@@ -98,10 +101,16 @@ class GradNormPlot(StaticPlot):
             keys = ["▼ = exactly 0"] if zeros else []
             keys += [f"<span style='color:{theme.BAD_COLOUR}'>✕ = Inf/NaN</span>"] if bad else []
             self.plotItem.setTitle(NORM_TITLE + (f"  <span style='color:#555555'>({'; '.join(keys)})</span>" if keys else ""), size="10pt")
-        # whole decades, so the axis is not rebuilt on every frame
-        y_range = (bottom - 0.3, top + 0.3)
+        # whole decades, kept while the values stay within a decade of them; while training it
+        # grows at once and shrinks at most every 2 s (norms that jump by decades from step to
+        # step would otherwise rebuild the axis on every frame)
+        old = self._range[1] if self._range and self._range[0] == depth else None
+        now = time.perf_counter()
+        shrink = not frame.moving or now - self._range_time >= 2.0
+        y_range = sticky_range(old, (bottom - 0.3, top + 0.3), 1.0, shrink)
         if (depth, y_range) != self._range:
             self._range = (depth, y_range)
+            self._range_time = now
             self.plotItem.vb.setRange(xRange=(0.5, depth + 0.5), yRange=y_range, padding=0)
 
 

@@ -10,7 +10,7 @@ from PySide6 import QtCore, QtWidgets
 
 from initviz.ui import theme
 from initviz.ui.panels.axes import axis_items
-from initviz.ui.panels.base import CursorLines, Frame, Panel, PathCurve, safe_log10, step_axis_range
+from initviz.ui.panels.base import CursorLines, Frame, Panel, PathCurve, safe_log10, step_axis_range, sticky_range
 from initviz.ui.text import name_html, plain_html
 
 HEALTH_HELP = (
@@ -80,7 +80,12 @@ class _SeriesPlot:
             if getattr(item, "_lane_colour", None) != colour:
                 item._lane_colour = colour
                 item.setBrush(pg.mkBrush(colour))
-            item.setData(np.asarray(steps, dtype=np.float64)[zero], np.full(int(zero.sum()), bottom + 0.06 * k))
+            count = int(zero.sum())
+            if count == 0 and getattr(item, "_empty", False):
+                continue  # still none: setData costs about a millisecond, and the hidden item no paint
+            item._empty = count == 0
+            item.setData(np.asarray(steps, dtype=np.float64)[zero], np.full(count, bottom + 0.06 * k))
+            item.setVisible(count > 0)
         return total
 
     def update(self, frame: Frame) -> None:
@@ -115,10 +120,19 @@ class _SeriesPlot:
                 v = safe_log10(values)
                 ok = np.isfinite(v)
                 lo, hi = (float(v[ok].min()), float(v[ok].max())) if ok.any() else (-4.0, -2.0)
-                self.plot.setYRange(min(lo, -3.5), max(hi, -2.5), padding=0.05)
-                decade_ticks(self.plot, min(lo, -3.5), max(hi, -2.5))
-                self.mark_zeros([(steps, values, frame.main.colour)], min(lo, -3.5))
+                self.mark_zeros([(steps, values, frame.main.colour)], self.set_log_range(lo, hi)[0])
 
+
+    def set_log_range(self, lo: float, hi: float) -> tuple[float, float]:
+        """The log10 y range around [lo, hi] (and the green band), in half decades, kept while the
+        values stay within a decade of it: setYRange and the ticks only when it changes."""
+        wanted = (np.floor(2 * min(lo, -3.5)) / 2, np.ceil(2 * max(hi, -2.5)) / 2)
+        y_range = sticky_range(getattr(self, "_y_range", None), (float(wanted[0]), float(wanted[1])), 1.0)
+        if y_range != getattr(self, "_y_range", None):
+            self._y_range = y_range
+            self.plot.setYRange(*y_range, padding=0.05)
+            decade_ticks(self.plot, *y_range)
+        return y_range
 
     def _update_lanes(self, frame: Frame) -> None:
         """Several lanes: one line per lane (its colour), the mean over the layers."""
@@ -148,9 +162,8 @@ class _SeriesPlot:
             v = np.concatenate(shown)
             ok = np.isfinite(v)
             lo, hi = (float(v[ok].min()), float(v[ok].max())) if ok.any() else (-4.0, -2.0)
-            self.plot.setYRange(min(lo, -3.5), max(hi, -2.5), padding=0.05)
-            decade_ticks(self.plot, min(lo, -3.5), max(hi, -2.5))
-            self.mark_zeros([(*frame.series(n, self.field, MAX_POINTS), lane.colour) for n, lane in enumerate(frame.lanes)], min(lo, -3.5))
+            bottom = self.set_log_range(lo, hi)[0]
+            self.mark_zeros([(*frame.series(n, self.field, MAX_POINTS), lane.colour) for n, lane in enumerate(frame.lanes)], bottom)
 
 
 class HealthPanel(Panel):
