@@ -246,7 +246,9 @@ class SlideCanvas(QtWidgets.QWidget):
         height: a 20-layer grid of histograms gets smaller text rather than unreadable plots."""
         self._frame = frame
         key = (options.width, options.height)
-        if options.zoom is None and key not in self._auto_zoom:
+        if self._grid is not None:  # a dashboard shows each panel's summary views; the histograms of
+            self._collapsed.add(key)  # every layer are on the panel's own slide
+        if options.zoom is None and key not in self._auto_zoom and self._grid is None:
             candidates = [z for z in (self.default_zoom * f for f in AUTO_ZOOM_STEPS) if z >= 1.0 - 1e-9] or [1.0]
             # if no zoom is legible: the largest plots, and at equal plots (all cut off) the most room
             best = (-1.0, 0.0)  # (smallest plot, -zoom)
@@ -325,7 +327,9 @@ class SlideCanvas(QtWidgets.QWidget):
         if title is not None:
             sub = f"step {step} · " + sub
         legend = lanes_legend_html(frame)
-        if self.small_multiples_left_out:
+        if self.small_multiples_left_out and self._grid is not None:
+            legend += (" &nbsp;&nbsp;" if legend else "") + f"<i style='color:{SLIDE_MUTED}'>(one histogram per layer: on each panel's own slide)</i>"
+        elif self.small_multiples_left_out:
             legend += (" &nbsp;&nbsp;" if legend else "") + (
                 f"<i style='color:{SLIDE_MUTED}'>(one histogram per layer left out: {frame.main.record.depth} layers"
                 f"{f' × {len(frame.lanes)} runs' if len(frame.lanes) > 1 else ''} do not fit this slide legibly)</i>"

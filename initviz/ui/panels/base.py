@@ -242,6 +242,7 @@ class Panel(QtWidgets.QWidget):
         fit = self.slide_fit
         if target.theme == "slide":
             fit.dress()
+            fit.let_labels_shrink()
         smallest = fit.fit_small_multiples(settle, target.leave_out_small_multiples)
         settle()
         for w in self.findChildren(QtWidgets.QWidget):
@@ -255,6 +256,8 @@ class Panel(QtWidgets.QWidget):
             fit.fit_titles()
             fit.fit_labels()
             fit.fit_axis_labels()
+            if fit.labels_collide():  # tick labels that run into each other are not legible either:
+                smallest = 0.0  # smaller text, or the small multiples left out for more room
         return smallest
 
     def due(self, part: str, frame: Frame, interval: float = 0.15) -> bool:
