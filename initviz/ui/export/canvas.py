@@ -10,6 +10,7 @@ a PDF or the frames of a GIF, so every format shows the same picture.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import html
 import math
 from typing import Iterator, Optional, Sequence, Union
@@ -35,7 +36,7 @@ from initviz.ui.export.options import (
     slide_config,
 )
 from initviz.ui.text import elide
-from initviz.ui.panels.base import Frame, Panel
+from initviz.ui.panels.base import Frame, Panel, lanes_shown
 from initviz.ui.panels.slide import Target, scene_items, slide_palette
 
 PanelSource = Union[Panel, type]
@@ -160,6 +161,16 @@ class SlideCanvas(QtWidgets.QWidget):
         self._auto_zoom: dict[tuple[int, int], float] = {}  # slide size -> zoom chosen by prepare()
         self._collapsed: set[tuple[int, int]] = set()  # slide sizes that leave the small multiples out
         self._smallest_plot = math.inf
+        self._lanes: Optional[tuple[str, ...]] = None
+
+    def show_lanes(self, names: Optional[Sequence[str]]) -> None:
+        """Show only the lanes ``names`` (None: every lane), through each panel's ViewState."""
+        lanes = tuple(names) if names is not None else None
+        if lanes == self._lanes:
+            return
+        self._lanes = lanes
+        for p in self.panels:
+            p.set_view_state(dataclasses.replace(p.view_state(), lanes=lanes))
 
     def _arrange(self, width: int, height: int) -> None:
         """Tile the dashboard in the number of columns that makes tiles closest to 4:3."""
@@ -323,10 +334,11 @@ class SlideCanvas(QtWidgets.QWidget):
         step = frame.main.record.step
         text = title if title is not None else f"{self.heading}, step {step}"
         self.title_label.setText(html.escape(text))
-        sub = html.escape(config_summary(frame))
+        shown = lanes_shown(frame, self._lanes)
+        sub = html.escape(config_summary(shown))
         if title is not None:
             sub = f"step {step} · " + sub
-        legend = lanes_legend_html(frame)
+        legend = lanes_legend_html(shown)
         if self.small_multiples_left_out and self._grid is not None:
             legend += (" &nbsp;&nbsp;" if legend else "") + f"<i style='color:{SLIDE_MUTED}'>(one histogram per layer: on each panel's own slide)</i>"
         elif self.small_multiples_left_out:
