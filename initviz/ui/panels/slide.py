@@ -233,11 +233,13 @@ class SlideFit:
             short = getattr(views[0], "short_title", None) if views else None
             candidates = [text] + ([short(text)] if callable(short) and short(text) and short(text) != text else [])
             chosen = None
-            for candidate in candidates:
+            for k, candidate in enumerate(candidates):
                 pt = base
+                # a shorter title beats a tiny one: the full title shrinks by 2 pt at most when there is one
+                floor = smallest_pt if k == len(candidates) - 1 else max(smallest_pt, base - 2)
                 label.setText(candidate, size=f"{pt:g}pt")
-                while label.item.boundingRect().width() > room and pt > smallest_pt:
-                    pt = max(smallest_pt, pt - 1)
+                while label.item.boundingRect().width() > room and pt > floor:
+                    pt = max(floor, pt - 1)
                     label.setText(candidate, size=f"{pt:g}pt")
                 if label.item.boundingRect().width() <= room:
                     chosen = candidate
