@@ -35,7 +35,8 @@ from initviz.ui.export.options import (
     ensure_app,
     slide_config,
 )
-from initviz.ui.text import elide
+from initviz.ui.export.header import config_summary, lanes_legend_html
+from initviz.ui.export.images import qimage_png
 from initviz.ui.panels.base import Frame, Panel, lanes_shown
 from initviz.ui.panels.slide import Target, scene_items, slide_palette
 
@@ -78,29 +79,6 @@ def export_mode(root: QtWidgets.QWidget) -> Iterator[None]:
         for i in items:
             i.setExportMode(False)
 
-
-
-def config_summary(frame: Frame) -> str:
-    """One line on the network and the training, shared by all lanes (the init is per lane)."""
-    c = frame.main.config
-    parts = [f"{c.depth} hidden layers × {c.width} units", c.activation if len({l.config.activation for l in frame.lanes}) == 1 else "",
-             c.dataset, f"{c.optimizer} lr {c.lr:g}", f"batch {c.batch_size}", f"seed {c.seed}"]  # fmt: skip
-    if len(frame.lanes) == 1:
-        parts.insert(1, f"init {c.init.label()}")
-        if c.batchnorm:
-            parts.append("BatchNorm")
-        if c.dropout:
-            parts.append(f"dropout {c.dropout:g}")
-    return " · ".join(p for p in parts if p)
-
-
-def lanes_legend_html(frame: Frame) -> str:
-    """Coloured squares and lane names (empty for a single run)."""
-    if len(frame.lanes) < 2:
-        return ""
-    return "&nbsp;&nbsp;&nbsp;".join(
-        f"<span style='color:{lane.colour}'>■</span>&nbsp;{html.escape(elide(lane.name, 48))}" for lane in frame.lanes
-    )
 
 
 class SlideCanvas(QtWidgets.QWidget):
@@ -425,23 +403,3 @@ class SlideCanvas(QtWidgets.QWidget):
         if app is not None:
             app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
         self.deleteLater()
-
-
-def qimage_png(img: QtGui.QImage) -> bytes:
-    buf = QtCore.QBuffer()
-    buf.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
-    if not img.save(buf, "PNG"):
-        raise ExportError("Qt could not encode the PNG image.")
-    buf.close()
-    return bytes(buf.data())
-
-
-def qimage_to_pil(img: QtGui.QImage):  # -> PIL.Image.Image
-    """An RGB Pillow image with the pixels of ``img``."""
-    from PIL import Image
-
-    rgb = img.convertToFormat(QtGui.QImage.Format.Format_RGB888)
-    w, h, stride = rgb.width(), rgb.height(), rgb.bytesPerLine()
-    data = bytes(rgb.constBits())[: stride * h]
-    return Image.frombuffer("RGB", (w, h), data, "raw", "RGB", stride, 1).copy()
-
