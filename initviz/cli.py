@@ -318,6 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="comma-separated: png,svg,pdf,gif,json,csv (default png)")
     ex.add_argument("--panels", default="all", metavar="LIST",
                     help=registry.help_text() + "; default all")
+    ex.add_argument("--lanes", default=None, metavar="LIST",
+                    help="the lanes the slides show: lane names or numbers from 1, comma-separated, e.g. 1,3 (default: all)")
     ex.add_argument("--size", default="1920x1080", metavar="WxH", help="slide size in pixels (default 1920x1080)")
     ex.add_argument("--scale", type=float, default=1.0, help="pixels per slide pixel in PNG/GIF, e.g. 2 for 3840x2160 (default 1)")
     ex.add_argument("--zoom", type=float, default=None,

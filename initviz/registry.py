@@ -26,7 +26,8 @@ class PanelSpec:
     target: str  # "package.module:ClassName"
     summary: str  # one line: what the panel shows (help text, export dialog)
     needs: frozenset[str] = field(default_factory=frozenset)
-    dashboard: bool = True  # tiled on the one-slide dashboard (the run's own panels; not tools like the sweep)
+    dashboard: bool = True  # tiled on the one-slide dashboard (the run's own panels; not the Overview, a dashboard of
+    # their key plots already, which would nest a grid of small plots in one tile; not tools like the sweep)
 
     def load(self) -> type:
         """The panel class (imports Qt)."""
@@ -42,7 +43,7 @@ class PanelSpec:
 
 PANELS: tuple[PanelSpec, ...] = (
     PanelSpec("overview", "Overview", "initviz.ui.panels.overview:OverviewPanel",
-              "activation histograms per layer, std vs depth and the loss at a glance"),
+              "activation histograms per layer, std vs depth and the loss at a glance", dashboard=False),
     PanelSpec("activations", "Activations", "initviz.ui.panels.activations:ActivationsPanel",
               "per-layer histograms and the all-layers heatmap"),
     PanelSpec("gradients", "Gradients", "initviz.ui.panels.gradients:GradientsPanel",

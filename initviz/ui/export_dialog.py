@@ -52,7 +52,7 @@ from initviz.ui.export import (
     write_bytes_atomic,
 )
 from initviz.ui.panels.base import Frame, Panel
-from initviz.ui.text import plain_html
+from initviz.ui.text import elide, plain_html
 
 FORMAT_LABELS = (
     ("png", "PNG image"),
@@ -157,6 +157,26 @@ class ExportDialog(QtWidgets.QDialog):
         self.header_box.setChecked(True)
         self.title_edit = QtWidgets.QLineEdit()
         self.title_edit.setPlaceholderText("automatic: panel name and step")
+        # one box per lane: the lanes the slide shows (set on the export's own panels' ViewState)
+        self.lanes_row = QtWidgets.QWidget()
+        lanes_layout = QtWidgets.QHBoxLayout(self.lanes_row)
+        lanes_layout.setContentsMargins(0, 0, 0, 0)
+        first = next(iter(self.panels.values()))
+        on_screen = first.view_state().lanes
+        self.lane_boxes: list[QtWidgets.QCheckBox] = []
+        for lane in frame.lanes:
+            box = QtWidgets.QCheckBox(elide(lane.name, 24).replace("&", "&&"))  # no mnemonic
+            box.setObjectName("exportLane")
+            box.setToolTip(f"Show the lane {lane.name} on the slide")
+            box.setProperty("lane", lane.name)
+            box.setChecked(on_screen is None or lane.name in on_screen)
+            box.toggled.connect(self._lanes_changed)
+            lanes_layout.addWidget(box)
+            self.lane_boxes.append(box)
+        lanes_layout.addStretch(1)
+        if not any(b.isChecked() for b in self.lane_boxes) and self.lane_boxes:
+            for b in self.lane_boxes:
+                b.setChecked(True)
 
         # --- animation ---
         self.from_box = QtWidgets.QSpinBox()
@@ -223,6 +243,10 @@ class ExportDialog(QtWidgets.QDialog):
         form.addRow("Text size", self.zoom_box)
         form.addRow("", self.header_box)
         form.addRow("Title", self.title_edit)
+        if len(self.lane_boxes) > 1:
+            form.addRow("Lanes", self.lanes_row)
+        else:
+            self.lanes_row.hide()
         left = QtWidgets.QVBoxLayout()
         left.addLayout(form)
         left.addWidget(self.gif_group)
@@ -348,6 +372,28 @@ class ExportDialog(QtWidgets.QDialog):
         self._suggest_path()
         self._preview_timer.start()
 
+    def lanes(self) -> Optional[tuple[str, ...]]:
+        """The lanes ticked, in the run's order (None: all of them)."""
+        names = tuple(str(b.property("lane")) for b in self.lane_boxes if b.isChecked())
+        return None if len(names) == len(self.lane_boxes) else names
+
+    def set_lanes(self, names: Optional[Sequence[str]]) -> None:
+        """Tick exactly the lanes ``names`` (None: all) (also for tests and scripts)."""
+        for b in self.lane_boxes:
+            b.blockSignals(True)
+            b.setChecked(names is None or str(b.property("lane")) in names)
+            b.blockSignals(False)
+        self._lanes_changed()
+
+    def _lanes_changed(self, *_: object) -> None:
+        if self.lane_boxes and not any(b.isChecked() for b in self.lane_boxes):
+            sender = self.sender()  # a slide shows at least one lane: the last one stays ticked
+            box = sender if isinstance(sender, QtWidgets.QCheckBox) else self.lane_boxes[0]
+            box.blockSignals(True)
+            box.setChecked(True)
+            box.blockSignals(False)
+        self._preview_timer.start()
+
     def _options_changed(self, *_: object) -> None:
         self._sync_enabled()
         self._preview_timer.start()
@@ -363,7 +409,7 @@ class ExportDialog(QtWidgets.QDialog):
         custom = self.size_box.currentData() == CUSTOM
         self.width_box.setEnabled(custom and not data)
         self.height_box.setEnabled(custom and not data)
-        for w in (self.target_box, self.size_box, self.zoom_box, self.header_box, self.title_edit):
+        for w in (self.target_box, self.size_box, self.zoom_box, self.header_box, self.title_edit, self.lanes_row):
             w.setEnabled(not data)
         self.plot_box.setEnabled(not data and self.target_box.currentData() != DASHBOARD and self.plot_box.count() > 1)
         self.scale_box.setEnabled(fmt in ("png", "gif"))
@@ -415,6 +461,7 @@ class ExportDialog(QtWidgets.QDialog):
             )
             canvas = SlideCanvas(sources, heading="initviz dashboard" if key == DASHBOARD else key)
             self._canvases[key] = canvas
+        canvas.show_lanes(self.lanes())
         return canvas
 
     def _preview_frame(self) -> Frame:

@@ -83,6 +83,7 @@ class ExportPlan:
     title: Optional[str]
     timing: bool
     files: list[Path] = field(default_factory=list)
+    lanes: Optional[str] = None  # --lanes as given: names or 1-based numbers (resolve_lanes, once the names are known)
 
 
 def plan_export(args: Any) -> ExportPlan:
@@ -131,6 +132,7 @@ def plan_export(args: Any) -> ExportPlan:
         raise UsageError(f"--out: {out} exists and is not a folder")
     plan = ExportPlan(out, formats, targets, size, float(args.scale), args.zoom, float(args.fps), step_range,
                       int(args.frames), args.title, bool(args.timing))  # fmt: skip
+    plan.lanes = getattr(args, "lanes", None)
     plan.files = planned_files(plan)
     if not getattr(args, "force", False):
         existing = [p for p in plan.files if p.exists()]
@@ -138,6 +140,28 @@ def plan_export(args: Any) -> ExportPlan:
             more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
             raise UsageError(f"--out: {existing[0]} exists{more}; add --force to replace it")
     return plan
+
+
+def resolve_lanes(text: Optional[str], names: Sequence[str]) -> Optional[tuple[str, ...]]:
+    """``--lanes`` ('zeros,He' or '1,3') -> the lane names, in the run's order; None for all.
+    UsageError names the valid names and numbers."""
+    if text is None or not text.strip():
+        return None
+    chosen: set[str] = set()
+    for item in (t.strip() for t in text.split(",")):
+        if not item:
+            continue
+        if item.isdigit() and 1 <= int(item) <= len(names):
+            chosen.add(names[int(item) - 1])
+            continue
+        match = [n for n in names if n == item] or [n for n in names if n.lower() == item.lower()]
+        if not match:
+            valid = ", ".join(names)
+            raise UsageError(f"--lanes: {item!r} is not a lane of this run; choose from {valid} or 1-{len(names)} (comma-separated)")
+        chosen.add(match[0])
+    if not chosen:
+        raise UsageError(f"--lanes: name at least one lane: {', '.join(names)} or 1-{len(names)}")
+    return tuple(n for n in names if n in chosen)
 
 
 def planned_files(plan: ExportPlan) -> list[Path]:
@@ -215,6 +239,7 @@ def run_export(
         write_bytes_atomic,
     )
 
+    shown = resolve_lanes(plan.lanes, names)  # before any file is written
     ensure_app()
     try:
         plan.out.mkdir(parents=True, exist_ok=True)
@@ -239,6 +264,7 @@ def run_export(
         for target in plan.targets:
             sources = [classes[i] for i in registry.dashboard_ids()] if target == DASHBOARD_NAME else [classes[target]]
             canvas = SlideCanvas(sources)
+            canvas.show_lanes(shown)
             try:
                 static = [f for f in picture_formats if f != "gif"]
                 if static:
@@ -275,6 +301,10 @@ def export_command(args: Any, configs: Sequence[Any], fail: Callable[[str], int]
         return fail(str(exc))
     t0 = time.perf_counter()
     lanes = Lanes(configs, names)
+    try:
+        resolve_lanes(plan.lanes, lanes.names)  # a bad --lanes is told before the training
+    except UsageError as exc:
+        return fail(str(exc))
     show = not args.quiet
     # an animated boundary needs the boundary as it was: computed along the way (a forward pass each)
     grid_log = None

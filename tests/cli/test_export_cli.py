@@ -11,6 +11,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -135,3 +136,25 @@ def test_a_size_below_the_readable_minimum_names_the_minimum(tmp_path: Path, cap
     assert main(["export", *SMALL_NET, "--steps", "1", "--size", "100x100", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "100x100" in err and "360" in err and "not readable" in err and err.count("\n") == 1
+
+
+def test_export_lanes_chooses_the_lanes_of_the_slides_and_refuses_unknown_names(tmp_path: Path) -> None:
+    """``--lanes 1,Xavier`` draws the zeros and Xavier lanes only (no pixel in the N(0, 1) lane's
+    magenta); an unknown name exits 2 naming the valid lanes, before any training."""
+    bad = export_cli("--scenario", "four_classic_inits", *SMALL_NET, "--steps", "2", "--panels", "loss",
+                     "--lanes", "Kaiming", "--out", str(tmp_path / "bad"))  # fmt: skip
+    assert bad.returncode == 2, bad.stderr
+    assert "--lanes: 'Kaiming' is not a lane" in bad.stderr and "zeros, N(0, 1), Xavier, He" in bad.stderr
+    assert "Traceback" not in bad.stderr and not (tmp_path / "bad").exists()
+    ok = export_cli("--scenario", "four_classic_inits", *SMALL_NET, "--steps", "2", "--panels", "loss", "--size", "640x360",
+                    "--lanes", "1,xavier", "--out", str(tmp_path / "ok"))  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    with Image.open(tmp_path / "ok" / "loss.png") as im:
+        px = np.asarray(im.convert("RGB"), dtype=np.int16)
+
+    def near(colour: str) -> int:
+        rgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=np.int16)
+        return int((np.abs(px - rgb).sum(axis=2) < 40).sum())
+
+    assert near("#2e8b3a") > 50 and near("#1f5fa8") > 50, "lane 1 and Xavier (lane 3) are drawn"
+    assert near("#c2258a") == 0, "N(0, 1) (lane 2) is not"

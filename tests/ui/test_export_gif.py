@@ -87,3 +87,35 @@ def test_gif_progress_names_frames_and_time_left(qapp, tmp_path) -> None:
     assert "0 / 5 frames painted" in " ".join(texts) and "5 / 5 frames painted" in texts[-1]
     assert any("s left" in w for w in texts), texts
     assert [d for d, _, _ in seen] == sorted(d for d, _, _ in seen) and seen[-1][0] == seen[-1][1]
+
+
+def test_gif_frames_and_past_boundaries_take_the_record_at_or_before_each_step(qapp) -> None:
+    """history_frames and grids_at search through the snapshot's index_at_or_before: checked here
+    against a plain scan, on lanes recorded at different steps (one sparser than the other)."""
+    import dataclasses as dc
+
+    from initviz.engine import RunConfig, Trainer
+    from initviz.ui.export.frames import history_frames
+    from initviz.ui.panels.base import Frame, Lane
+    from initviz.ui.panels.boundary import grids_at
+
+    t = Trainer(RunConfig(depth=2, width=8, batch_size=16, dataset="moons"))
+    dense = tuple(dc.replace(t.latest, step=s) for s in range(0, 12))
+    sparse = tuple(dc.replace(t.latest, step=s) for s in (0, 4, 9))
+    lanes = (Lane("a", dense[-1], dense, t.config, "#000000"), Lane("b", sparse[-1], sparse, t.config, "#111111"))
+    frame = Frame(lanes=lanes)
+    frames = history_frames(frame, 2, 11, max_frames=100)
+    assert [f.main.record.step for f in frames] == list(range(2, 12))
+    for f in frames:
+        s = f.main.record.step
+        expect = max(r.step for r in sparse if r.step <= s)  # the plain scan
+        assert f.lanes[1].record.step == expect and [r.step for r in f.lanes[1].records] == [r.step for r in sparse if r.step <= expect]
+        assert [r.step for r in f.lanes[0].records] == list(range(0, s + 1))
+        assert f.moving is False and f.cursor_step is None
+    g = dc.replace(t.decision_grid(resolution=4), step=0)
+    history = tuple((s, (dc.replace(g, step=s),)) for s in (3, 6, 10))
+    for step in range(0, 14):
+        shown = grids_at(dc.replace(frame, lanes=(dc.replace(lanes[0], record=dc.replace(t.latest, step=step)),),
+                                    grids=(dc.replace(g, step=12),), grid_history=history))  # fmt: skip
+        logged = [s for s, _ in history if s <= step] + ([12] if step >= 12 else [])
+        assert (shown[0].step if shown else None) == (max(logged) if logged else None), step

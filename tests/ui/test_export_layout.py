@@ -29,34 +29,8 @@ KINDS = {
 }
 SIZES = [(1920, 1080), (1280, 720), (1024, 768), (3840, 2160)]
 TARGETS = [*panel_classes(), "dashboard"]
-# Known problems left (see the branch's report), each case listed: the Overview's compact std
-# plot, whose legend row and title make it wider than its quarter with four lanes and at 4:3; lane
-# names over four narrow gradient heatmaps; dashboard tiles too small for their axes at 4:3 and
-# with four lanes. Every other case must pass.
-KNOWN = {
-    ("dashboard", "depth1", (1024, 768)),
-    ("dashboard", "depth1", (1280, 720)),
-    ("dashboard", "depth1", (1920, 1080)),
-    ("dashboard", "depth1", (3840, 2160)),
-    ("dashboard", "depth20", (1024, 768)),
-    ("dashboard", "depth50", (1024, 768)),
-    ("dashboard", "four_lanes", (1024, 768)),
-    ("dashboard", "four_lanes", (1280, 720)),
-    ("dashboard", "four_lanes", (1920, 1080)),
-    ("dashboard", "four_lanes", (3840, 2160)),
-    ("dashboard", "one_lane", (1024, 768)),
-    ("gradients", "four_lanes", (1024, 768)),
-    ("gradients", "four_lanes", (1920, 1080)),
-    ("overview", "depth1", (1024, 768)),
-    ("overview", "depth20", (1024, 768)),
-    ("overview", "depth50", (1024, 768)),
-    ("overview", "four_lanes", (1024, 768)),
-    ("overview", "one_lane", (1024, 768)),
-    # after merging the window's readable-axes work: the dashboard's small tiles clip titles and ticks
-    *(("dashboard", k, size) for k in ("one_lane", "depth20", "depth50") for size in ((1920, 1080), (1280, 720), (3840, 2160))),
-    # four lanes of 16 unit pictures: each lane's strip is under 12% of the slide's height
-    *(("neurons", "four_lanes", size) for size in ((1920, 1080), (1280, 720), (1024, 768), (3840, 2160))),
-}
+# Known problems left (none: every case must pass; list a case here only with the reason).
+KNOWN: set[tuple[str, str, tuple[int, int]]] = set()
 
 
 def known(target: str, kind: str, size: tuple[int, int]) -> bool:

@@ -52,21 +52,47 @@ def layout_problems(window, panel) -> list[str]:
     return problems
 
 
+def each_tab_after_two_steps(window, qtbot):
+    """Train two steps, then show each tab in turn (yields its index once it is drawn)."""
+    window.controller.step(2)
+    qtbot.waitUntil(lambda: window.shown_record.step == 2, timeout=30_000)
+    for i in range(window.tabs.count()):
+        window.tabs.setCurrentIndex(i)
+        qtbot.wait(60)
+        window.redraw()
+        QtWidgets.QApplication.processEvents()
+        yield i
+
+
 @pytest.mark.parametrize("size,zoom", [(s[:2], s[2]) for s in SIZES], ids=[f"{w}x{h}@{z:g}" for w, h, z in SIZES])
 def test_every_tab_fits_the_window(qtbot, open_window, size, zoom):
     window = open_window(LANES[0], size=size, tab="overview", lanes=LANES)
     window.zoom.set_factor(zoom)
     problems = []
     try:
-        window.controller.step(2)
-        qtbot.waitUntil(lambda: window.shown_record.step == 2, timeout=30_000)
-        for i in range(window.tabs.count()):
-            window.tabs.setCurrentIndex(i)
-            qtbot.wait(60)
-            window.redraw()
-            QtWidgets.QApplication.processEvents()
+        for i in each_tab_after_two_steps(window, qtbot):
             problems += [f"{size}@{zoom} tab {window.tabs.tabText(i)}: {p}" for p in layout_problems(window, window.tabs.widget(i))]
     finally:
         window.zoom.reset()  # the application font is shared by every test
     print("\n".join(problems))
     assert problems == []
+
+
+REPORT_SIZES = [(1280, 720), (1600, 1000), (2560, 1440)]
+
+
+@pytest.mark.parametrize("size", REPORT_SIZES, ids=[f"{w}x{h}" for w, h in REPORT_SIZES])
+def test_every_tab_passes_the_slides_layout_report_on_screen(qtbot, open_window, size):
+    """The slides' layout report (ui/export/report.py) on the real window's widgets: no text off
+    the window, cut, clipped by its plot or over another; step axes end at the last step."""
+    from initviz.ui.export.report import problems as report_problems, widget_report
+
+    window = open_window(LANES[0], size=size, tab="overview", lanes=LANES)
+    found = []
+    for i in each_tab_after_two_steps(window, qtbot):
+        panel = window.tabs.widget(i)
+        report = widget_report(window.centralWidget(), [panel])
+        # plot heights: the window scrolls or shrinks (the test above); texts and step axes here
+        found += [f"{size} tab {window.tabs.tabText(i)}: {p}" for p in report_problems(report, last_step=2, max_plots=0)]
+    print("\n".join(found))
+    assert found == []

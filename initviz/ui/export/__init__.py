@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import os  # noqa: F401 - tests patch os.replace / os.fsync through this module
 
-from initviz.ui.export.canvas import SlideCanvas, config_summary, export_copy, lanes_legend_html, qimage_png, qimage_to_pil
+from initviz.ui.export.canvas import SlideCanvas, export_copy
+from initviz.ui.export.header import config_summary, lanes_legend_html
+from initviz.ui.export.images import qimage_png, qimage_to_pil
 from initviz.ui.export.data import data_bytes, data_report, export_data
 from initviz.ui.export.files import check_target, write_bytes_atomic
 from initviz.ui.export.frames import history_frames, recorded_steps

@@ -10,6 +10,7 @@ a PDF or the frames of a GIF, so every format shows the same picture.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import html
 import math
 from typing import Iterator, Optional, Sequence, Union
@@ -34,8 +35,9 @@ from initviz.ui.export.options import (
     ensure_app,
     slide_config,
 )
-from initviz.ui.text import elide
-from initviz.ui.panels.base import Frame, Panel
+from initviz.ui.export.header import config_summary, lanes_legend_html
+from initviz.ui.export.images import qimage_png
+from initviz.ui.panels.base import Frame, Panel, lanes_shown
 from initviz.ui.panels.slide import Target, scene_items, slide_palette
 
 PanelSource = Union[Panel, type]
@@ -77,29 +79,6 @@ def export_mode(root: QtWidgets.QWidget) -> Iterator[None]:
         for i in items:
             i.setExportMode(False)
 
-
-
-def config_summary(frame: Frame) -> str:
-    """One line on the network and the training, shared by all lanes (the init is per lane)."""
-    c = frame.main.config
-    parts = [c.network_label(), c.activation if len({l.config.activation for l in frame.lanes}) == 1 else "",
-             c.dataset, f"{c.optimizer} lr {c.lr:g}", f"batch {c.batch_size}", f"seed {c.seed}"]  # fmt: skip
-    if len(frame.lanes) == 1:
-        parts.insert(1, f"init {c.init.label()}")
-        if c.batchnorm:
-            parts.append("BatchNorm")
-        if c.dropout:
-            parts.append(f"dropout {c.dropout:g}")
-    return " · ".join(p for p in parts if p)
-
-
-def lanes_legend_html(frame: Frame) -> str:
-    """Coloured squares and lane names (empty for a single run)."""
-    if len(frame.lanes) < 2:
-        return ""
-    return "&nbsp;&nbsp;&nbsp;".join(
-        f"<span style='color:{lane.colour}'>■</span>&nbsp;{html.escape(elide(lane.name, 48))}" for lane in frame.lanes
-    )
 
 
 class SlideCanvas(QtWidgets.QWidget):
@@ -160,6 +139,16 @@ class SlideCanvas(QtWidgets.QWidget):
         self._auto_zoom: dict[tuple[int, int], float] = {}  # slide size -> zoom chosen by prepare()
         self._collapsed: set[tuple[int, int]] = set()  # slide sizes that leave the small multiples out
         self._smallest_plot = math.inf
+        self._lanes: Optional[tuple[str, ...]] = None
+
+    def show_lanes(self, names: Optional[Sequence[str]]) -> None:
+        """Show only the lanes ``names`` (None: every lane), through each panel's ViewState."""
+        lanes = tuple(names) if names is not None else None
+        if lanes == self._lanes:
+            return
+        self._lanes = lanes
+        for p in self.panels:
+            p.set_view_state(dataclasses.replace(p.view_state(), lanes=lanes))
 
     def _arrange(self, width: int, height: int) -> None:
         """Tile the dashboard in the number of columns that makes tiles closest to 4:3."""
@@ -246,7 +235,9 @@ class SlideCanvas(QtWidgets.QWidget):
         height: a 20-layer grid of histograms gets smaller text rather than unreadable plots."""
         self._frame = frame
         key = (options.width, options.height)
-        if options.zoom is None and key not in self._auto_zoom:
+        if self._grid is not None:  # a dashboard shows each panel's summary views; the histograms of
+            self._collapsed.add(key)  # every layer are on the panel's own slide
+        if options.zoom is None and key not in self._auto_zoom and self._grid is None:
             candidates = [z for z in (self.default_zoom * f for f in AUTO_ZOOM_STEPS) if z >= 1.0 - 1e-9] or [1.0]
             # if no zoom is legible: the largest plots, and at equal plots (all cut off) the most room
             best = (-1.0, 0.0)  # (smallest plot, -zoom)
@@ -321,11 +312,14 @@ class SlideCanvas(QtWidgets.QWidget):
         step = frame.main.record.step
         text = title if title is not None else f"{self.heading}, step {step}"
         self.title_label.setText(html.escape(text))
-        sub = html.escape(config_summary(frame))
+        shown = lanes_shown(frame, self._lanes)
+        sub = html.escape(config_summary(shown))
         if title is not None:
             sub = f"step {step} · " + sub
-        legend = lanes_legend_html(frame)
-        if self.small_multiples_left_out:
+        legend = lanes_legend_html(shown)
+        if self.small_multiples_left_out and self._grid is not None:
+            legend += (" &nbsp;&nbsp;" if legend else "") + f"<i style='color:{SLIDE_MUTED}'>(one histogram per layer: on each panel's own slide)</i>"
+        elif self.small_multiples_left_out:
             legend += (" &nbsp;&nbsp;" if legend else "") + (
                 f"<i style='color:{SLIDE_MUTED}'>(one histogram per layer left out: {frame.main.record.depth} layers"
                 f"{f' × {len(frame.lanes)} runs' if len(frame.lanes) > 1 else ''} do not fit this slide legibly)</i>"
@@ -409,23 +403,3 @@ class SlideCanvas(QtWidgets.QWidget):
         if app is not None:
             app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
         self.deleteLater()
-
-
-def qimage_png(img: QtGui.QImage) -> bytes:
-    buf = QtCore.QBuffer()
-    buf.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
-    if not img.save(buf, "PNG"):
-        raise ExportError("Qt could not encode the PNG image.")
-    buf.close()
-    return bytes(buf.data())
-
-
-def qimage_to_pil(img: QtGui.QImage):  # -> PIL.Image.Image
-    """An RGB Pillow image with the pixels of ``img``."""
-    from PIL import Image
-
-    rgb = img.convertToFormat(QtGui.QImage.Format.Format_RGB888)
-    w, h, stride = rgb.width(), rgb.height(), rgb.bytesPerLine()
-    data = bytes(rgb.constBits())[: stride * h]
-    return Image.frombuffer("RGB", (w, h), data, "raw", "RGB", stride, 1).copy()
-

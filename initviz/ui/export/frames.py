@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence
+from typing import Optional
 
 from initviz.ui.export.options import GIF_MAX_FRAMES, ExportError
 from initviz.ui.panels.base import Frame, pick_indices
@@ -51,25 +51,5 @@ def history_frames(frame: Frame, start: Optional[int] = None, stop: Optional[int
     if max_frames < 1:
         raise ExportError("At least one frame is needed.")
     chosen = [idx[j] for j in pick_indices(len(idx), max_frames)]
-    out = []
-    for i in chosen:
-        step = steps[i]
-        lanes = []
-        for lane in frame.lanes:
-            records = lane.records
-            k = i if len(records) == len(steps) and int(records[i].step) == step else _index_at_or_before(records, step)
-            lanes.append(dataclasses.replace(lane, record=records[k], records=tuple(records[: k + 1])))
-        out.append(fresh_frame(frame, tuple(lanes), None))
-    return out
-
-
-def _index_at_or_before(records: Sequence, step: int) -> int:
-    lo, hi = 0, len(records)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if int(records[mid].step) <= step:
-            lo = mid + 1
-        else:
-            hi = mid
-    return max(lo - 1, 0)
-
+    # Frame.upto: each lane's record at or before the step (the snapshot's search), fresh caches
+    return [fresh_frame(frame.upto(steps[i]), None, None) for i in chosen]

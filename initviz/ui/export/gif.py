@@ -15,7 +15,8 @@ from typing import Optional, Sequence
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
-from initviz.ui.export.canvas import SlideCanvas, qimage_to_pil
+from initviz.ui.export.canvas import SlideCanvas
+from initviz.ui.export.images import qimage_to_pil
 from initviz.ui.export.options import GIF_FPS, ExportCancelled, ExportError, ProgressFn, SlideOptions
 from initviz.ui.panels.base import Frame
 

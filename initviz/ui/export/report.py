@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Sequence
 
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -76,9 +76,16 @@ def _plain(text: str) -> str:
 def layout_report(canvas: SlideCanvas, options: SlideOptions) -> LayoutReport:
     """The report of ``canvas`` as laid out for ``options`` (call after ``prepare``)."""
     canvas.set_size(options)
-    s = options.width / canvas.width()  # slide px per canvas px (the same both ways, up to rounding)
-    t = options.height / canvas.height()
-    report = LayoutReport((options.width, options.height))
+    scale = (options.width / canvas.width(), options.height / canvas.height())  # slide px per canvas px
+    return widget_report(canvas, canvas.panels, scale, (options.width, options.height))
+
+
+def widget_report(root: QtWidgets.QWidget, panels: Sequence[QtWidgets.QWidget], scale: tuple[float, float] = (1.0, 1.0),
+                  size: Optional[tuple[int, int]] = None) -> LayoutReport:  # fmt: skip
+    """The report of ``panels`` as shown inside ``root`` (a slide canvas, or the window's central
+    widget: the same checks on screen), in ``root``'s pixels times ``scale``."""
+    s, t = scale
+    report = LayoutReport(size or (round(root.width() * s), round(root.height() * t)))
 
     def box(r: QtCore.QRectF, origin: QtCore.QPoint) -> Box:
         return Box((r.x() + origin.x()) * s, (r.y() + origin.y()) * t, r.width() * s, r.height() * t)
@@ -86,17 +93,21 @@ def layout_report(canvas: SlideCanvas, options: SlideOptions) -> LayoutReport:
     image = QtGui.QImage(8, 8, QtGui.QImage.Format.Format_RGB32)
     painter = QtGui.QPainter(image)
     try:
-        for panel in canvas.panels:
+        for panel in panels:
             for view in panel.findChildren(pg.GraphicsView):
-                if not view.isVisibleTo(canvas):
+                if not view.isVisibleTo(root):
                     continue
-                _report_view(report, canvas, panel, view, box, painter)
+                _report_view(report, root, panel, view, box, painter)
     finally:
         painter.end()
-    for label in canvas.findChildren(QtWidgets.QLabel):
-        if not label.isVisibleTo(canvas) or not label.text().strip():
+    labels = [label for w in ([root] if isinstance(root, SlideCanvas) else panels) for label in w.findChildren(QtWidgets.QLabel)]
+    on_screen = not isinstance(root, SlideCanvas)
+    for label in labels:
+        if not label.isVisibleTo(root) or not label.text().strip():
             continue
-        origin = label.mapTo(canvas, QtCore.QPoint(0, 0))
+        if on_screen and any(isinstance(p, QtWidgets.QScrollArea) for p in _ancestors(label, root)):
+            continue  # on screen a scroll area shows the rest
+        origin = label.mapTo(root, QtCore.QPoint(0, 0))
         here = box(QtCore.QRectF(label.contentsRect()), origin)
         plain = label.text() if label.textFormat() == QtCore.Qt.TextFormat.PlainText else _plain(label.text())
         if label.wordWrap():
@@ -127,6 +138,8 @@ def _report_view(report: LayoutReport, canvas, panel, view, box, painter) -> Non
         parent = parent.parentWidget()
     room = box(QtCore.QRectF(clip), origin)
     in_scroll = any(isinstance(p, QtWidgets.QScrollArea) for p in _ancestors(view, canvas))
+    if in_scroll and not isinstance(canvas, SlideCanvas):
+        return  # on screen a scroll area shows the rest of its rows: nothing is cut
 
     def to_view(item: QtWidgets.QGraphicsItem, r: QtCore.QRectF) -> QtCore.QRectF:
         return view.mapFromScene(item.mapRectToScene(r)).boundingRect().toRectF()

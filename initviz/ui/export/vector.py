@@ -264,7 +264,22 @@ def portable_svg(data: bytes, family: str = "sans-serif") -> bytes:
                     part.attrib.pop("vector-effect", None)
 
     walk(root, IDENTITY)
+    _unclip_text(root)
     return b'<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n' + ET.tostring(root, encoding="utf-8", xml_declaration=False)
+
+
+_SHAPES = {f"{{{SVG_NS}}}{t}" for t in ("path", "polyline", "polygon", "rect", "ellipse", "circle", "line", "image", "use")}
+
+
+def _unclip_text(root: ET.Element) -> None:
+    """Drop the clip Qt puts around each text (its document's box, measured with Qt's font
+    metrics): viewers whose glyphs run a little wider (librsvg) would cut the last letter. The
+    layout keeps text inside its room; plots' data stay clipped."""
+    for el in root.iter():
+        if el.get("clip-path") and el.tag != f"{{{SVG_NS}}}clipPath":
+            inner = list(el.iter())
+            if any(e.tag == f"{{{SVG_NS}}}text" for e in inner) and not any(e.tag in _SHAPES for e in inner):
+                del el.attrib["clip-path"]
 
 
 def pdf_bytes(canvas: SlideCanvas, options: SlideOptions) -> bytes:

@@ -235,13 +235,28 @@ class Panel(QtWidgets.QWidget):
         return self._slide_fit
 
     def lay_out(self, target: Any, settle: Callable[[], None]) -> float:
-        """Lay the panel out for ``target`` (a panels.slide.Target) at its present size: on a slide,
+        """Lay the panel out for ``target`` (a panels.slide.Target) at its present size. On screen
+        (the window, whenever a panel's size or lanes change): layer ticks thinned, crowded ticks
+        spaced, legends, titles and axis labels fitted; the small multiples scroll. On a slide,
         controls become text and the small multiples show without scrolling (shrunk, or left out
         when ``target.leave_out_small_multiples``); crowded ticks are thinned. ``settle`` lets
         pending layout work happen. Returns the smallest small-multiple height (inf without any)."""
         fit = self.slide_fit
-        if target.theme == "slide":
-            fit.dress()
+        if target.theme == "screen":  # the window scrolls its small multiples and shows every control
+            from initviz.ui.panels.slide import flush_layouts
+
+            flush_layouts(self)  # a tab just shown has its children's sizes pending
+            for w in self.findChildren(QtWidgets.QWidget):
+                method = getattr(w, "fit_layer_ticks", None)
+                if callable(method):
+                    method()
+            fit.sparse_ticks()
+            fit.fit_legends()
+            fit.fit_titles()
+            fit.fit_axis_labels()
+            return math.inf
+        fit.dress()
+        fit.let_labels_shrink()
         smallest = fit.fit_small_multiples(settle, target.leave_out_small_multiples)
         settle()
         for w in self.findChildren(QtWidgets.QWidget):
@@ -255,6 +270,8 @@ class Panel(QtWidgets.QWidget):
             fit.fit_titles()
             fit.fit_labels()
             fit.fit_axis_labels()
+            if fit.labels_collide():  # tick labels that run into each other are not legible either:
+                smallest = 0.0  # smaller text, or the small multiples left out for more room
         return smallest
 
     def due(self, part: str, frame: Frame, interval: float = 0.15) -> bool:
@@ -282,6 +299,30 @@ class Panel(QtWidgets.QWidget):
         """Draw ``frame`` (called by the main window at <= 30 Hz, only while the panel is visible)."""
         self._frame = frame
         self.draw(lanes_shown(frame, self._lanes_shown))
+        self._fit_screen(frame)
+
+    def _fit_screen(self, frame: Frame) -> None:
+        """On screen, lay out again when the panel's size or its lanes changed (not on a slide:
+        the export lays its copies out itself)."""
+        if self._slide_fit is not None and self._slide_fit.dressed:
+            return
+        views = getattr(self, "_screen_views", None)
+        if views is None or len(frame.lanes) != self._screen_lanes:  # plots come and go with the lanes
+            self._screen_lanes = len(frame.lanes)
+            scrolled = tuple(self.findChildren(QtWidgets.QAbstractScrollArea))
+            views = self._screen_views = [v for v in self.findChildren(pg.GraphicsView)
+                                          if not any(a.isAncestorOf(v) for a in scrolled if not isinstance(a, pg.GraphicsView))]  # fmt: skip
+        try:
+            widths = tuple(v.width() for v in views)
+        except RuntimeError:  # a view deleted since (its panel rebuilt it): find them again next frame
+            self._screen_views = None
+            return
+        key = (self.width(), self.height(), len(frame.lanes), frame.main.record.depth, widths)
+        if key != getattr(self, "_screen_key", None) and self.isVisible():
+            self._screen_key = key
+            from initviz.ui.panels.slide import Target
+
+            self.lay_out(Target(self.width(), self.height(), "screen"), lambda: None)
 
     def redraw(self) -> None:
         """Draw the last frame again (after a view option changed)."""

@@ -8,12 +8,13 @@ Not available for data that is not 2-D (digits).
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from initviz.engine.snapshot import index_at_or_before
 from initviz.ui.panels.base import Frame, Panel
 from initviz.ui.text import name_html, plain_html
 
@@ -137,15 +138,24 @@ class GridLog:
         return self._snapshot
 
 
+class GridEntry(NamedTuple):
+    """One logged (step, grids) pair; ``step`` named so the snapshot's search finds it."""
+
+    step: int
+    grids: tuple
+
+
 def grids_at(frame: Frame) -> tuple:
     """The grids to show for the frame's step: the newest computed at or before it, or ()."""
     target = frame.main.record.step
-    entries = list(frame.grid_history)
+    entries = [GridEntry(int(s), g) for s, g in frame.grid_history]
     newest = _grid_step(frame.grids)
-    if newest is not None:
-        entries.append((newest, frame.grids))
-    best = max((e for e in entries if e[0] <= target), key=lambda e: e[0], default=None)
-    return best[1] if best is not None else ()
+    if newest is not None and all(e.step != newest for e in entries):  # logged at that step: the log's
+        entries.append(GridEntry(newest, frame.grids))
+    entries.sort(key=lambda e: e.step)  # stable: the log's order among equal steps
+    if not entries or entries[0].step > target:
+        return ()
+    return entries[index_at_or_before(entries, target)].grids
 
 
 class BoundaryPanel(Panel):

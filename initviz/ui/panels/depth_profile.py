@@ -184,9 +184,12 @@ class StdProfilePlot(StaticPlot):
                 break
         fits = legend.layout.effectiveSizeHint(hint).height() <= self.height() / 3
         fits = fits and legend.layout.effectiveSizeHint(hint).width() <= self.width() - 20
+        changed = fits != legend.isVisible()
         legend.setVisible(fits)
         legend.setMaximumHeight(1e6 if fits else 0)
         legend.setMaximumWidth(1e6 if fits else 0)
+        if changed:  # the plot was sized with the legend's old minimum: size it to the view again
+            self.plotItem.setGeometry(QtCore.QRectF(self.range))
 
     @property
     def theory_curve(self) -> PathCurve:

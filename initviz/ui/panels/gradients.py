@@ -114,6 +114,10 @@ class GradNormPlot(StaticPlot):
             self.plotItem.vb.setRange(xRange=(0.5, depth + 0.5), yRange=y_range, padding=0)
 
 
+    def short_title(self, text: str) -> str:
+        """The title for a narrow plot (a dashboard tile, a 4:3 slide): the symbol for the words."""
+        return text.replace(NORM_TITLE, "‖∂L/∂W‖ per layer").replace("▼ = exactly 0", "▼ = 0")
+
     @staticmethod
     def scaled_prediction(lane: "object", norms: np.ndarray) -> tuple:
         """(predicted, band low, band high) per layer, scaled to the measured last layer; None where

@@ -135,7 +135,11 @@ class LayerHeatmap(pg.PlotWidget):
         if len(full) >= 3 and length > 0:
             per = QtGui.QFontMetricsF(axis.style.get("tickFont") or axis.font()).height() * 1.15
             k = next((k for k in (1, 2, 5, 10, 20, 50) if len(full) / k * per <= length), 100)
-            kept = [t for i, t in enumerate(full) if i % k == 0 or (k > 1 and i == len(full) - 1 and i % k >= k // 2)]
+            kept = [t for i, t in enumerate(full) if i % k == 0]
+            last = len(full) - 1
+            # the last layer too when it is a label's height away from the last one named
+            if k > 1 and last % k and (last % k) * length / len(full) >= per:
+                kept.append(full[last])
         if kept != self._shown_ticks:
             self._shown_ticks = kept
             axis.setTicks([kept])

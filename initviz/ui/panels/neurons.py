@@ -31,9 +31,10 @@ _POS = np.array([178, 24, 43], dtype=np.float64)
 _WHITE = np.array([255, 255, 255], dtype=np.float64)
 
 
-def mosaic(outputs: np.ndarray, gap: int = GAP) -> np.ndarray:
+def mosaic(outputs: np.ndarray, gap: int = GAP, columns: Optional[int] = None) -> np.ndarray:
     """(res, n*res + (n-1)*gap, 4) uint8 RGBA of ``outputs`` (n, res, res) side by side, on one
-    diverging scale (white at 0, the largest |value| darkest); gaps transparent, Inf/NaN black."""
+    diverging scale (white at 0, the largest |value| darkest); gaps transparent, Inf/NaN black.
+    ``columns``: that many pictures a row, rows top to bottom (a grid on a slide)."""
     out = np.asarray(outputs, dtype=np.float64)
     n, res, _ = out.shape
     finite = np.isfinite(out)
@@ -42,12 +43,14 @@ def mosaic(outputs: np.ndarray, gap: int = GAP) -> np.ndarray:
     a = np.abs(t)[..., None]
     rgb = np.where(t[..., None] < 0, _WHITE + (_NEG - _WHITE) * a, _WHITE + (_POS - _WHITE) * a)
     rgb[~finite] = 0.0
-    width = n * res + (n - 1) * gap
-    image = np.zeros((res, width, 4), dtype=np.uint8)
+    cols = n if not columns else max(1, min(columns, n))
+    rows = -(-n // cols)
+    width = cols * res + (cols - 1) * gap
+    image = np.zeros((rows * res + (rows - 1) * gap, width, 4), dtype=np.uint8)
     for k in range(n):
-        x = k * (res + gap)
-        image[:, x : x + res, :3] = rgb[k].astype(np.uint8)
-        image[:, x : x + res, 3] = 255
+        x, y = (k % cols) * (res + gap), (k // cols) * (res + gap)
+        image[y : y + res, x : x + res, :3] = rgb[k].astype(np.uint8)
+        image[y : y + res, x : x + res, 3] = 255
     return image
 
 
@@ -67,6 +70,7 @@ class _LaneRow:
         self.plot.addItem(self.image)
         self.outlines: list[PathCurve] = []  # one grey frame per picture: a blank (all 0) one still shows
         self.key: Any = None
+        self.columns: Optional[int] = None  # pictures a row (None: all in one row); the panel's lay_out sets it
 
     def remove_from(self, view: pg.GraphicsLayoutWidget) -> None:
         view.removeItem(self.plot)
@@ -77,21 +81,25 @@ class _LaneRow:
             self.plot.setTitle(f"<span style='color:{colour}'>■</span> {name}: no pictures (not 2-D data)", size="10pt")
             return
         same = " — every unit draws the same picture (symmetry)" if pictures.identical else ""
-        self.plot.setTitle(
-            f"<span style='color:{colour}'>■</span> {name}: layer {pictures.layer}, units 1–{len(pictures.units)} "
-            f"of {pictures.width}{same}",
-            size="10pt",
-        )
-        key = (id(pictures.outputs), pictures.step)
+        if self.columns:  # lanes side by side on a slide: the header names the layer and the units
+            self.plot.setTitle(f"<span style='color:{colour}'>■</span> {name}{': all units the same (symmetry)' if same else ''}", size="10pt")
+        else:
+            self.plot.setTitle(
+                f"<span style='color:{colour}'>■</span> {name}: layer {pictures.layer}, units 1–{len(pictures.units)} "
+                f"of {pictures.width}{same}",
+                size="10pt",
+            )
+        key = (id(pictures.outputs), pictures.step, self.columns)
         if key != self.key:
             self.key = key
-            img = mosaic(pictures.outputs)
+            img = mosaic(pictures.outputs, columns=self.columns)
             # y up as in the input plane: the image's first row is the plane's lowest y
             self.image.setImage(img[::-1], autoLevels=False, levels=(0, 255))
             res = pictures.outputs.shape[1]
             n = len(pictures.units)
             step = 1 if n <= 8 else 2 if n <= 16 else 4
             self.plot.getAxis("bottom").setTicks([[((k * (res + GAP)) + res / 2, str(k + 1)) for k in range(0, n, step)]])
+            self.plot.showAxis("bottom", img.shape[0] == res)  # a grid reads left to right, top to bottom
             self._outline(n, res)
             self.plot.setRange(xRange=(0, img.shape[1]), yRange=(0, img.shape[0]), padding=0.02)
 
@@ -103,9 +111,26 @@ class _LaneRow:
             item.setZValue(5)
             self.plot.addItem(item)
             self.outlines.append(item)
+        cols = n if not self.columns else max(1, min(self.columns, n))
+        rows = -(-n // cols)
         for k, item in enumerate(self.outlines):
-            x0 = k * (res + GAP)
-            item.set_line(np.array([x0, x0 + res, x0 + res, x0, x0], dtype=np.float64), np.array([0, 0, res, res, 0], dtype=np.float64))
+            x0, y0 = (k % cols) * (res + GAP), (rows - 1 - k // cols) * (res + GAP)  # y up: the first row on top
+            xs = np.array([x0, x0 + res, x0 + res, x0, x0], dtype=np.float64)
+            item.set_line(xs, np.array([y0, y0, y0 + res, y0 + res, y0], dtype=np.float64))
+
+
+def picture_grid(lanes: int, pictures: int, width: float, height: float, title: float = 34, axis: float = 34) -> tuple:
+    """(pictures a row or None for one row, lanes a row) that make each picture largest in a
+    ``width`` x ``height`` area: a title above each lane, an axis under a single row of pictures."""
+    best = (0.0, (None, 1))
+    for lane_cols in range(1, lanes + 1):
+        lane_rows = -(-lanes // lane_cols)
+        for cols in sorted({pictures, -(-pictures // 2), -(-pictures // 4), -(-pictures // 8)} - {0}, reverse=True):
+            rows = -(-pictures // cols)
+            side = min((width / lane_cols - 12) / (cols * 1.2), (height / lane_rows - title - (axis if rows == 1 else 0)) / (rows * 1.2))
+            if side > best[0] * 1.05:  # a clearly larger picture, else the simpler arrangement
+                best = (side, (None if cols == pictures else cols, lane_cols))
+    return best[1]
 
 
 def pictures_at(log: Sequence[tuple[int, tuple]], step: int) -> tuple:
@@ -134,7 +159,8 @@ class NeuronsPanel(Panel):
         self.note.setTextFormat(QtCore.Qt.TextFormat.PlainText)
         self.note.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
         header = QtWidgets.QHBoxLayout()
-        header.addWidget(QtWidgets.QLabel("Units of"))
+        self.units_of = QtWidgets.QLabel("Units of")
+        header.addWidget(self.units_of)
         header.addWidget(self.layer_box)
         header.addSpacing(12)
         header.addWidget(self.note, 1)
@@ -143,10 +169,36 @@ class NeuronsPanel(Panel):
         self.rows: list[_LaneRow] = []
         self._log: list[tuple[int, tuple]] = []
         self._log_key: Any = None
+        self._arranged: tuple = (None, 1, 0)  # (pictures a row, lanes a row, lanes) as laid out
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(header)
         layout.addWidget(self.view, 1)
+
+    def lay_out(self, target: Any, settle: Any) -> float:
+        """On a slide: the lanes in the grid and the pictures in the rows that make the pictures
+        largest (four lanes of 16 in one row each are strips; 2 x 2 lanes of 4 x 4 pictures are not).
+        On screen: one row of pictures a lane, lanes stacked (the window scrolls no further)."""
+        columns, lane_columns = (None, 1)
+        if target.theme == "slide" and self.rows:
+            columns, lane_columns = picture_grid(len(self.rows), self._pictures_shown(), self.view.width(), self.view.height())
+        if target.theme == "slide":
+            self.units_of.hide()  # its layer box is hidden on a slide: the note names the layer
+        if (columns, lane_columns, len(self.rows)) != self._arranged:
+            self._arranged = (columns, lane_columns, len(self.rows))
+            for row in self.rows:
+                self.view.ci.removeItem(row.plot)
+            for i, row in enumerate(self.rows):
+                self.view.ci.addItem(row.plot, row=i // lane_columns, col=i % lane_columns)
+                row.columns = columns
+            for c in range(lane_columns):
+                self.view.ci.layout.setColumnStretchFactor(c, 1)
+            self.redraw()
+            settle()
+        return super().lay_out(target, settle)
+
+    def _pictures_shown(self) -> int:
+        return max((len(p.units) for e in self._log[-1:] for p in e[1] if p is not None), default=16)
 
     @property
     def layer(self) -> int:
@@ -179,7 +231,10 @@ class NeuronsPanel(Panel):
             )
             return
         step = next((p.step for p in shown if p is not None), None)
-        self.note.setText(f"Each unit's output over the input plane at step {step}." if step is not None else "")
+        first = next((p for p in shown if p is not None), None)
+        grid = bool(self.rows and self.rows[0].columns)  # titles then leave the units to this note
+        units = f" Layer {first.layer}, units 1–{len(first.units)} of {first.width}, left to right, top to bottom." if grid and first is not None else ""
+        self.note.setText(f"Each unit's output over the input plane at step {step}.{units}" if step is not None else "")
         while len(self.rows) > len(frame.lanes):
             self.rows.pop().remove_from(self.view)
         while len(self.rows) < len(frame.lanes):

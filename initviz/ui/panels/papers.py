@@ -12,6 +12,7 @@ from PySide6 import QtCore, QtWidgets
 
 from initviz.engine.papers import PAPERS, LaneData, PaperResult, evaluate, paper_for
 from initviz.ui import theme
+from initviz.ui.panels.axes import readable
 from initviz.ui.panels.base import Frame, Panel, PathCurve, StaticPlot, fmt, half_decades, safe_log10
 
 PAPERS_HELP = (
@@ -69,7 +70,7 @@ class RatioPlot(StaticPlot):
 
     def __init__(self, parent: Optional[QtWidgets.QWidget] = None) -> None:
         super().__init__(parent)
-        p = self.plotItem
+        p = readable(self.plotItem)  # a log axis under a decade labels 2 and 5, not every minor tick
         p.setLogMode(y=True)
         p.getAxis("left").enableAutoSIPrefix(False)
         p.setLabel("left", "÷ published")

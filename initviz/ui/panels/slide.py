@@ -9,6 +9,7 @@ pen widths) is remembered in the SlideFit, never stored on pyqtgraph's objects.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Optional
 
@@ -66,7 +67,8 @@ class SlideFit:
         self._log_axes: dict[int, Any] = {}
         self._label_fonts: dict[int, tuple[Any, QtGui.QFont]] = {}
         self._axis_labels: dict[int, tuple[Any, dict]] = {}
-        self._titles: dict[int, tuple[Any, str, str]] = {}  # title label -> (label, panel's text, size)
+        self._legend_columns: dict[int, tuple[Any, int]] = {}  # legend -> (legend, panel's column count)
+        self._titles: dict[int, tuple[Any, str, str, str]] = {}  # title label -> (label, panel's text, size)
 
     # --- dressing ---------------------------------------------------------------------------
     def dress(self) -> None:
@@ -104,6 +106,17 @@ class SlideFit:
             view.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
         for split in panel.findChildren(QtWidgets.QSplitter):
             split.setHandleWidth(6)  # no style sheet here: it would cut the white palette off the subtree
+
+    def let_labels_shrink(self) -> None:
+        """A long one-line label is shortened on a slide (fit_labels), not allowed to push the plots
+        off the slide's edge (labels made since the last layout too: one per lane, per layer)."""
+        for label in self.panel.findChildren(QtWidgets.QLabel):
+            if not label.wordWrap() and label.minimumWidth() != 1:
+                label.setMinimumWidth(1)
+
+    def labels_collide(self) -> bool:
+        """Whether the tick labels of any shown plot run into each other (too narrow for them)."""
+        return any(_labels_collide(v) for v in self.panel.findChildren(pg.GraphicsView) if v.isVisibleTo(self.panel))
 
     # --- small multiples --------------------------------------------------------------------
     def fit_small_multiples(self, settle: Callable[[], None], collapse: bool = False) -> float:
@@ -179,6 +192,8 @@ class SlideFit:
             if views:
                 flush_layouts(inner)
                 smallest = min(smallest, min(v.minimumHeight() for v in views))
+                if any(_labels_collide(v) for v in views):
+                    smallest = min(smallest, 0)  # side by side, too narrow for their tick labels
                 if inner.layout().minimumSize().height() > area.viewport().height() + 1:
                     smallest = min(smallest, 0)  # some rows are still cut off
         return smallest
@@ -197,7 +212,10 @@ class SlideFit:
             _space_crowded_ticks(item)
 
     def fit_titles(self, smallest_pt: float = 7.0) -> None:
-        """Plot titles wider than their plot get a smaller font (down to ``smallest_pt``), not cut."""
+        """Plot titles wider than their plot get a smaller font (down to ``smallest_pt``), then the
+        plot's own shorter title (``short_title`` on its widget, the panel's choice), then an ellipsis:
+        never cut by the plot's edge."""
+        rows: dict = {}  # titles of plots side by side (one per lane): one size, the smallest
         for item in scene_items(self.panel):
             if not isinstance(item, pg.PlotItem) or isinstance(item, pg.ColorBarItem):
                 continue
@@ -205,25 +223,52 @@ class SlideFit:
             if not label.isVisible() or not label.text:
                 continue
             key = id(label)
-            if key not in self._titles:
-                self._titles[key] = (label, label.text, str(label.opts.get("size") or "10pt"))
-            _, text, size = self._titles[key]
+            memo = self._titles.get(key)
+            if memo is None or label.text != memo[3]:  # first time, or the panel set a new title since
+                memo = (label, label.text, str(label.opts.get("size") or "10pt"), label.text)
+            _, text, size, _ = memo
+            room = _title_room(item) - 6
+            base = float(size[:-2]) if size.endswith("pt") else 10.0
             views = item.scene().views() if item.scene() is not None else []
-            room = min([item.boundingRect().width()] + [v.width() for v in views]) - 6
-            pt = float(size[:-2]) if size.endswith("pt") else 10.0
-            label.setText(text, size=f"{pt:g}pt")
-            while label.item.boundingRect().width() > room and pt > smallest_pt:
-                pt = max(smallest_pt, pt - 1)
-                label.setText(text, size=f"{pt:g}pt")
+            short = getattr(views[0], "short_title", None) if views else None
+            candidates = [text] + ([short(text)] if callable(short) and short(text) and short(text) != text else [])
+            chosen = None
+            for k, candidate in enumerate(candidates):
+                pt = base
+                # a shorter title beats a tiny one: the full title shrinks by 2 pt at most when there is one
+                floor = smallest_pt if k == len(candidates) - 1 else max(smallest_pt, base - 2)
+                label.setText(candidate, size=f"{pt:g}pt")
+                while label.item.boundingRect().width() > room and pt > floor:
+                    pt = max(floor, pt - 1)
+                    label.setText(candidate, size=f"{pt:g}pt")
+                if label.item.boundingRect().width() <= room:
+                    chosen = candidate
+                    break
+            if chosen is None:  # still too wide at the smallest size: shorten the last one
+                candidate = candidates[-1]
+                for cut in range(1, len(_plain_text(candidate))):
+                    label.setText(shorten_html(candidate, cut), size=f"{smallest_pt:g}pt")
+                    if label.item.boundingRect().width() <= room:
+                        break
+            self._titles[key] = (label, text, size, label.text)
+            if len(views) == 1:  # the plot's top in panel coordinates names its row
+                top = views[0].mapTo(self.panel, views[0].mapFromScene(item.mapToScene(QtCore.QPointF(0, 0)))).y()
+                rows.setdefault(round(top / 4), []).append((views[0], label))
+        for row in rows.values():
+            _same_size(row)
 
     def fit_legends(self) -> None:
         """A legend row that makes its plot wider than the plot's view gets fewer columns."""
         for item in scene_items(self.panel):
-            if not isinstance(item, pg.LegendItem) or not item.isVisible() or item.columnCount <= 1:
+            if not isinstance(item, pg.LegendItem) or not item.isVisible():
                 continue
             views = item.scene().views()
             if not views:
                 continue
+            # from the panel's own column count each time: a wider slide after a narrow one gets them back
+            columns = self._legend_columns.setdefault(id(item), (item, item.columnCount))[1]
+            if item.columnCount != columns:
+                item.setColumnCount(columns)
             width = views[0].width()
             while item.columnCount > 1 and item.boundingRect().width() > 0.9 * width:
                 item.setColumnCount(item.columnCount - 1)
@@ -265,6 +310,13 @@ class SlideFit:
                     font.setPixelSize(max(1, round(size)))
             if font != label.font():
                 label.setFont(font)
+            if _text_width(label, font) > label.contentsRect().width():  # still too wide: end in an ellipsis
+                text = label.text()
+                rich = label.textFormat() != QtCore.Qt.TextFormat.PlainText
+                for cut in range(1, len(_plain_text(text) if rich else text)):
+                    label.setText(shorten_html(text, cut) if rich else text[: len(text) - cut] + "…")
+                    if _text_width(label, font) <= label.contentsRect().width():
+                        break
 
     # --- pens -----------------------------------------------------------------------------------
     def set_pens(self, factor: float, ink: str = SLIDE_INK) -> None:
@@ -310,6 +362,76 @@ class SlideFit:
         out = QtGui.QPen(pen)
         out.setWidthF(new_width)
         return out
+
+
+_TOKENS = re.compile(r"(<[^>]*>)|(&[#\w]+;)|([^<&])|(&)")
+
+
+def _plain_text(text: str) -> str:
+    """``text`` (rich text) without its tags, each entity one character."""
+    return "".join("x" if m.group(2) else (m.group(3) or m.group(4) or "") for m in _TOKENS.finditer(text))
+
+
+def shorten_html(text: str, cut: int) -> str:
+    """Rich ``text`` with its last ``cut`` visible characters replaced by an ellipsis, tags kept
+    (so coloured lane squares keep their colour)."""
+    tokens = [(m.group(0), m.group(1) is None) for m in _TOKENS.finditer(text)]  # (token, visible)
+    visible = sum(v for _, v in tokens)
+    keep, out, done = visible - cut, [], False
+    for token, shown in tokens:
+        if not shown:
+            out.append(token)
+        elif keep > 0:
+            out.append(token)
+            keep -= 1
+        elif not done:
+            out.append("…")
+            done = True
+    return "".join(out).rstrip() if done else text
+
+
+def _same_size(row: list) -> None:
+    """Give the titles of plots side by side the smallest size among them (a title is set with
+    ``size="Npt"``; pyqtgraph keeps it in ``opts``)."""
+    sizes = [str(label.opts.get("size") or "10pt") for _v, label in row]
+    pts = [float(x[:-2]) for x in sizes if x.endswith("pt")]
+    if len(row) < 2 or not pts or min(pts) == max(pts):
+        return
+    for _v, label in row:
+        label.setText(label.text, size=f"{min(pts):g}pt")
+
+
+def _labels_collide(view: pg.GraphicsView) -> bool:
+    """Whether the tick labels of a bottom axis in ``view`` run into each other (read through
+    AxisItem.generateDrawSpecs, where the axis will draw each label)."""
+    image = QtGui.QImage(4, 4, QtGui.QImage.Format.Format_RGB32)
+    painter = QtGui.QPainter(image)
+    try:
+        for item in view.scene().items():
+            if not isinstance(item, pg.AxisItem) or item.orientation != "bottom" or not item.isVisible():
+                continue
+            specs = item.generateDrawSpecs(painter)
+            rects = sorted((r.left(), r.right()) for r, _f, _t in (specs[2] if specs else []))
+            # stricter than the layout report (which allows for the air in a box): labels that
+            # touch read as one ("1e-101e-5"), and this runs before painting has sized the axes
+            if any(b[0] < a[1] + 2 for a, b in zip(rects, rects[1:])):
+                return True
+    finally:
+        painter.end()
+    return False
+
+
+def _title_room(item: pg.PlotItem) -> float:
+    """The width a plot's title may take: it is centred over the data area (not over the whole
+    plot with its axes), so twice the distance from that centre to the nearer edge of the view."""
+    views = item.scene().views() if item.scene() is not None else []
+    centre = item.mapToScene(item.getViewBox().geometry().center()).x()
+    left = item.mapToScene(item.boundingRect().topLeft()).x()
+    right = item.mapToScene(item.boundingRect().topRight()).x()
+    for v in views:
+        vis = v.mapToScene(v.rect()).boundingRect()
+        left, right = max(left, vis.left()), min(right, vis.right())
+    return max(0.0, 2 * min(centre - left, right - centre))
 
 
 def _text_width(label: QtWidgets.QLabel, font: QtGui.QFont) -> float:
