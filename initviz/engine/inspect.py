@@ -33,6 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from initviz.engine import optim
+from initviz.engine.anyprobe import AnyProbe, ProbePoint, activation_name, find_probe_points
+from initviz.engine.probes import hist_specs
 from initviz.engine.config import MAX_DEPTH, MAX_WIDTH, ConfigError, InitSpec, RunConfig
 from initviz.engine.record import History, StepRecord, record_arrays
 from initviz.engine.usercode import UserCodeError, call_user
@@ -194,27 +196,11 @@ def _their_traceback(exc: BaseException, files: tuple[Path, ...]) -> str:
 
 # --- what the model is made of ---------------------------------------------------------------------
 
-# activation module types -> the nearest of the probes' activation names (saturation, dead units, ranges)
-ACTIVATION_KINDS: tuple[tuple[type, str], ...] = (
-    (nn.ReLU, "relu"), (nn.ReLU6, "relu"), (nn.LeakyReLU, "leaky_relu"), (nn.PReLU, "leaky_relu"),
-    (nn.RReLU, "leaky_relu"), (nn.ELU, "elu"), (nn.CELU, "elu"), (nn.SELU, "selu"), (nn.GELU, "gelu"),
-    (nn.SiLU, "gelu"), (nn.Mish, "gelu"), (nn.Hardswish, "gelu"), (nn.Softplus, "relu"),
-    (nn.Tanh, "tanh"), (nn.Hardtanh, "tanh"), (nn.Softsign, "tanh"), (nn.Sigmoid, "sigmoid"),
-    (nn.Hardsigmoid, "sigmoid"), (nn.LogSigmoid, "linear"),
-)  # fmt: skip
 WEIGHT_TYPES = (nn.Linear, nn.Bilinear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
                 nn.ConvTranspose3d, nn.Embedding)  # fmt: skip
 REINIT_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 NORM_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn.GroupNorm, nn.InstanceNorm1d,
               nn.InstanceNorm2d, nn.InstanceNorm3d)  # fmt: skip
-
-
-def activation_kind(module: nn.Module) -> Optional[str]:
-    """The probes' activation name of an activation module, None for any other module."""
-    for cls, kind in ACTIVATION_KINDS:
-        if isinstance(module, cls):
-            return kind
-    return None
 
 
 def fans(weight: torch.Tensor) -> tuple[int, int]:
@@ -241,55 +227,67 @@ class Layer:
     fan_in: int = 0
     fan_out: int = 0
     inplace: bool = False
+    units: int = 0  # the weight layer's output features / channels (weight.shape[0])
     normed: bool = False  # a norm layer (BatchNorm, LayerNorm...) ran between the weight layer and this point
 
 
-def _trace(model: nn.Module, x: Any, files: tuple[Path, ...]) -> tuple[list[Layer], dict[str, nn.Module]]:
-    """One forward pass (no grad) that lists the probe points in the order they run."""
-    modules = dict(model.named_modules())
-    events: list[tuple[str, str]] = []  # ("act" | "weight", module path), in call order
+def _probe_inputs(x: Any) -> tuple[Any, Optional[dict]]:
+    """(inputs, kwargs) of find_probe_points for a batch's x (see :func:`forward`)."""
+    if isinstance(x, dict):
+        return (), x
+    if isinstance(x, (tuple, list)):
+        return tuple(x), None
+    return x, None
+
+
+def _trace(model: nn.Module, x: Any, files: tuple[Path, ...]) -> list[Layer]:
+    """The probe points of ``model`` on input ``x`` (anyprobe's, in forward order), each with the
+    Linear/Conv that ran last before it, and whether a norm layer ran in between: one pass."""
+    path_of: dict[int, str] = {}
+    for name, m in model.named_modules():
+        path_of.setdefault(id(m), name)
+    events: list[tuple[str, int]] = []  # ("act" | "weight" | "norm", module id), in call order
     handles = []
-    for name, m in modules.items():
-        if activation_kind(m) is not None:
-            handles.append(m.register_forward_hook(lambda mod, i, o, n=name: events.append(("act", n))))
+    for name, m in model.named_modules():
+        if activation_name(m) is not None:
+            handles.append(m.register_forward_pre_hook(lambda mod, i: events.append(("act", id(mod)))))
         elif isinstance(m, WEIGHT_TYPES):
-            handles.append(m.register_forward_hook(lambda mod, i, o, n=name: events.append(("weight", n))))
+            handles.append(m.register_forward_hook(lambda mod, i, o: events.append(("weight", id(mod)))))
         elif isinstance(m, NORM_TYPES):
-            handles.append(m.register_forward_hook(lambda mod, i, o, n=name: events.append(("norm", n))))
-    was = model.training
+            handles.append(m.register_forward_hook(lambda mod, i, o: events.append(("norm", id(mod)))))
+    inputs, kwargs = _probe_inputs(x)
     try:
-        with torch.no_grad():
-            model.eval()  # the trace must not move BatchNorm's running statistics
-            call_user(forward, "the model's forward pass", files, model, x)
+        points = call_user(find_probe_points, "the model's forward pass", files, model, inputs, kwargs)
     finally:
-        model.train(was)
         for h in handles:
             h.remove()
-    use_acts = any(kind == "act" for kind, _ in events)
-    layers: list[Layer] = []
-    calls: Counter[str] = Counter()
-    last_weight, normed = "", False
-    for kind, name in events:
-        if kind == "norm":
-            normed = True
-            continue
+    if not points:
+        raise UserCodeError(
+            "the model has no activation module to measure (nn.ReLU, nn.Tanh, nn.GELU...); activations called as "
+            "functions (F.relu, torch.tanh) are not hooked: use the module form"
+        )
+    modules = {id(m): m for m in model.modules()}
+    pairs: list[tuple[int, bool]] = []  # per activation call: (weight module id or 0, normed)
+    last, normed = 0, False
+    for kind, mid in events:
         if kind == "weight":
-            last_weight, normed = name, False
-            if use_acts:
-                continue
-        m = modules[name]
-        k = calls[name]
-        calls[name] += 1
-        w = modules[last_weight] if last_weight else None
-        fi, fo = fans(w.weight) if w is not None and isinstance(getattr(w, "weight", None), torch.Tensor) else (0, 0)
-        label = name or type(model).__name__
+            last, normed = mid, False
+        elif kind == "norm":
+            normed = True
+        else:
+            pairs.append((last, normed))
+    layers = []
+    for p, (wid, nrm) in zip(points, pairs):
+        w = modules.get(wid)
+        weight = getattr(w, "weight", None) if w is not None else None
+        fi, fo = fans(weight) if isinstance(weight, torch.Tensor) else (0, 0)
         layers.append(Layer(
-            name=label if k == 0 else f"{label}#{k + 1}",
-            module=name, call=k, kind=activation_kind(m) or "linear", type_name=type(m).__name__,
-            weight=last_weight, weight_type=type(w).__name__ if w is not None else "", fan_in=fi, fan_out=fo,
-            inplace=bool(getattr(m, "inplace", False)), normed=normed,
+            name=p.name, module=path_of[id(p.module)], call=p.call, kind=p.activation, type_name=type(p.module).__name__,
+            weight=path_of[wid] if w is not None else "", weight_type=type(w).__name__ if w is not None else "",
+            fan_in=fi, fan_out=fo, inplace=bool(getattr(p.module, "inplace", False)), normed=nrm,
+            units=int(weight.shape[0]) if isinstance(weight, torch.Tensor) and weight.ndim else 0,
         ))  # fmt: skip
-    return layers, modules
+    return layers
 
 
 # --- init schemes on any model ---------------------------------------------------------------------
@@ -357,119 +355,6 @@ def lane_list(text: "str | Sequence[str]") -> list[str]:
     return items
 
 
-# --- the probe ---------------------------------------------------------------------------------------
-# INTERIM (to be replaced by initviz.engine.anyprobe once it lands): per probe point, the pre- and
-# post-activation and dLoss/d(post), measured with plain torch.
-
-from initviz.engine.probes import RELU_FAMILY, SIGMOID_SATURATION, TANH_SATURATION, hist_index, hist_specs  # noqa: E402
-
-
-def _units(x: torch.Tensor) -> torch.Tensor:
-    """(examples x positions, units) of a layer's output: channels are units for (B, C, ...) of 4-5 dims,
-    the last dim for a sequence (B, T, D), the features for (B, W)."""
-    if x.ndim <= 1:
-        return x.reshape(-1, 1)
-    if x.ndim in (4, 5):
-        return x.movedim(1, -1).reshape(-1, x.shape[1])
-    return x.reshape(-1, x.shape[-1])
-
-
-class _InterimProbe:
-    """Hooks each probe point's call: keeps pre (a clone before an in-place op), post and its gradient."""
-
-    def __init__(self, model: nn.Module, layers: Sequence[Layer]) -> None:
-        self.layers = list(layers)
-        self.enabled = False
-        modules = dict(model.named_modules())
-        self.index = {(l.module, l.call): i for i, l in enumerate(self.layers)}
-        self._calls: Counter[str] = Counter()
-        self.pre: list[Optional[torch.Tensor]] = [None] * len(self.layers)
-        self.post: list[Optional[torch.Tensor]] = [None] * len(self.layers)
-        self.grad: list[Optional[torch.Tensor]] = [None] * len(self.layers)
-        self._handles = []
-        for name in dict.fromkeys(l.module for l in self.layers):
-            m = modules[name]
-            self._handles.append(m.register_forward_pre_hook(self._pre_hook(name)))
-            self._handles.append(m.register_forward_hook(self._hook(name)))
-
-    def _pre_hook(self, name: str):
-        def hook(module: nn.Module, inputs: tuple) -> None:
-            if self.enabled and inputs and isinstance(inputs[0], torch.Tensor):
-                i = self.index.get((name, self._calls[name]))
-                if i is not None:
-                    self.pre[i] = inputs[0].detach().clone()  # an in-place activation overwrites it
-        return hook
-
-    def _hook(self, name: str):
-        def hook(module: nn.Module, inputs: tuple, output: Any) -> None:
-            if not self.enabled:
-                return
-            i = self.index.get((name, self._calls[name]))
-            self._calls[name] += 1
-            if i is None or not isinstance(output, torch.Tensor):
-                return
-            self.post[i] = output.detach().clone()
-            if output.requires_grad:
-                def keep(g: torch.Tensor, i: int = i) -> None:
-                    self.grad[i] = g.detach()
-                output.register_hook(keep)
-        return hook
-
-    def clear(self) -> None:
-        n = len(self.layers)
-        self.pre, self.post, self.grad = [None] * n, [None] * n, [None] * n
-        self._calls.clear()
-
-    def remove(self) -> None:
-        for h in self._handles:
-            h.remove()
-        self._handles.clear()
-
-    def measure(self, specs: tuple) -> dict[str, np.ndarray]:
-        """Per-point statistics (each (L,)) and histograms ((L, bins + 3)), as finish_layers gives them."""
-        L = len(self.layers)
-        out: dict[str, np.ndarray] = {k: np.zeros(L) for k in (
-            "act_mean", "act_std", "pre_mean", "pre_std", "saturation", "dead", "symmetry", "nonfinite",
-            "grad_out_norm", "grad_nonfinite")}  # fmt: skip
-        hists = {k: np.zeros((L, s.bins + 3)) for k, s in zip(("act_h", "pre_h", "grad_h"), specs)}
-        with torch.no_grad():
-            for i, layer in enumerate(self.layers):
-                post, pre, g = self.post[i], self.pre[i], self.grad[i]
-                if post is None:
-                    for k in out:
-                        out[k][i] = math.nan
-                    continue
-                pre = post if pre is None or pre.shape != post.shape else pre
-                p, q = _units(post).double(), _units(pre).double()
-                out["act_mean"][i], out["act_std"][i] = float(p.mean()), float(p.std(correction=0))
-                out["pre_mean"][i], out["pre_std"][i] = float(q.mean()), float(q.std(correction=0))
-                total = float(p.var(correction=0))
-                between = float(p.mean(1).var(correction=0))
-                out["symmetry"][i] = between / total if total > 0 else 1.0
-                kind = layer.kind
-                if kind == "tanh":
-                    out["saturation"][i] = float((p.abs() > TANH_SATURATION).double().mean())
-                elif kind == "sigmoid":
-                    out["saturation"][i] = float(((p - 0.5).abs() > SIGMOID_SATURATION).double().mean())
-                if kind in RELU_FAMILY:
-                    out["dead"][i] = float((q.amax(0) <= 0).double().mean())
-                else:
-                    out["dead"][i] = float((p.abs().amax(0) == 0).double().mean())
-                out["nonfinite"][i] = float((~torch.isfinite(p)).sum() + (~torch.isfinite(q)).sum())
-                if g is not None:
-                    out["grad_out_norm"][i] = float(torch.linalg.vector_norm(g.double()))
-                    out["grad_nonfinite"][i] = float((~torch.isfinite(g)).sum())
-                for key, x, spec in (("act_h", post, specs[0]), ("pre_h", pre, specs[1]), ("grad_h", g, specs[2])):
-                    if x is None:
-                        continue
-                    flat = x.reshape(1, -1).float().contiguous()
-                    idx = torch.empty(flat.shape, dtype=torch.int32)
-                    hist_index(flat, spec, idx, torch.empty(flat.shape))
-                    hists[key][i] = torch.bincount(idx.view(-1).long(), minlength=spec.bins + 3).double().numpy()
-        out.update(hists)
-        return out
-
-
 # --- one lane ------------------------------------------------------------------------------------------
 
 
@@ -520,11 +405,13 @@ class ModelTrainer:
                 uniq.setdefault(id(m.weight), m.weight)
         self._tracked = list(uniq.values())
         self._slot = {k: i for i, k in enumerate(uniq)}
+        with torch.no_grad():  # ||W|| before the first update; later ones come out of the optimizer step
+            self._norms = np.array([float(torch.linalg.vector_norm(w.double())) for w in self._tracked])
         self.optimizer = optim.make(model.parameters(), optimizer, lr, momentum)
-        self.probe = _InterimProbe(model, self.layers)
+        self.probe = AnyProbe([ProbePoint(l.name, modules[l.module], l.kind, l.call) for l in self.layers])
         self.config = summary_config(self.layers, scheme, lr=lr, momentum=momentum, optimizer=optimizer, seed=seed,
                                      batch_size=batch_size, batchnorm=any(isinstance(m, NORM_TYPES) for m in modules.values()))  # fmt: skip
-        self.specs = hist_specs(self.config.activation)
+        self.specs = hist_specs(self.config.activation)  # the record's; each point counts in its own (anyprobe)
         self.theory = nan_theory(len(self.layers))
         self.data = _NoData()
         self.step_count = 0
@@ -582,39 +469,29 @@ class ModelTrainer:
     def step(self, batch: tuple[Any, torch.Tensor]) -> StepRecord:
         """Apply the update from the gradients measured last, then measure the next batch."""
         t0 = time.perf_counter()
-        with torch.no_grad():
-            before = [float(torch.linalg.vector_norm(w.double())) for w in self._tracked]
-        moved = self.optimizer.step(self._tracked)
+        before = self._norms
+        moved = self.optimizer.step(self._tracked)  # (tracked, 3): ||dW||, ||W after||, sum W after
         self.step_count += 1
-        self._forward_backward(batch, record=True)
         upd = None
         if moved is not None and len(self._tracked):
-            upd = (moved[:, 0].double().numpy(), np.array(before))
+            moved = moved.double().numpy()
+            upd, self._norms = (moved[:, 0], before), moved[:, 1]
+        self._forward_backward(batch, record=True)
         return self._emit(upd, time.perf_counter() - t0)
 
     def _emit(self, update: Optional[tuple[np.ndarray, np.ndarray]], train_seconds: float) -> StepRecord:
         t0 = time.perf_counter()
-        layers = self.probe.measure(self.specs)
-        self.probe.clear()
         L = len(self.layers)
-        w_std, g_norm, ratio, gd = (np.full(L, np.nan) for _ in range(4))
-        with torch.no_grad():
+        layers, wstats = self.probe.snapshot(self._tracked or None, update if self._tracked else None)
+        self.probe.clear()
+        per_point = {k: np.full(L, np.nan) for k in ("grad_norm", "weight_std", "update_ratio", "grad_data_ratio")}
+        if wstats is not None:
             for i, m in enumerate(self._weight_modules):
-                if m is None or not isinstance(getattr(m, "weight", None), torch.Tensor):
-                    continue
-                w = m.weight.detach().double()
-                w_std[i] = float(w.std(correction=0)) if w.numel() > 1 else 0.0
-                wn = float(torch.linalg.vector_norm(w))
-                gn = float(torch.linalg.vector_norm(m.weight.grad.double())) if m.weight.grad is not None else 0.0
-                g_norm[i] = gn
-                gd[i] = 0.0 if gn == 0 else gn / wn if wn > 0 else math.inf
-                if update is None:
-                    ratio[i] = 0.0
-                else:
+                if m is not None and id(getattr(m, "weight", None)) in self._slot:
                     j = self._slot[id(m.weight)]
-                    ch, bf = float(update[0][j]), float(update[1][j])
-                    ratio[i] = 0.0 if ch == 0 else ch / bf if bf > 0 else math.inf
-        layers.update(grad_norm=g_norm, weight_std=w_std, update_ratio=ratio, grad_data_ratio=gd)
+                    for k in per_point:
+                        per_point[k][i] = wstats[k][j]
+        layers.update(per_point)
         if self.diverged_at is None:
             from initviz.engine.trainer import _first_nonfinite
 
@@ -664,7 +541,7 @@ def summary_config(layers: Sequence[Layer], scheme: str, **run: Any) -> RunConfi
         raise UserCodeError(f"the model has {len(layers)} probe points; initviz shows at most {MAX_DEPTH}")
     kinds = Counter(l.kind for l in layers)
     activation = max(kinds, key=lambda k: (kinds[k], -[l.kind for l in layers].index(k)))
-    width = max([l.fan_out for l in layers if l.fan_out] or [1])
+    width = max([l.units for l in layers if l.units] or [1])
     init = InitSpec("pytorch_default" if scheme in (AS_BUILT, "pytorch_default") else scheme if scheme in
                     ("kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform", "lecun_normal", "orthogonal", "zeros") else "normal")  # fmt: skip
     return RunConfig(dataset="gaussian", depth=len(layers), width=min(width, MAX_WIDTH), activation=activation, init=init,
@@ -689,7 +566,7 @@ class ModelLanes:
         model = build_model(factory, seed, files)
         self._stream = batches.stream()
         first = next(self._stream)
-        self.layers, _ = _trace(model, first[0], files)
+        self.layers = _trace(model, first[0], files)
         following = {l.weight: l.kind for l in self.layers if l.weight}
         self.trainers: list[ModelTrainer] = []
         models = [copy.deepcopy(model) for _ in self.schemes[1:]]  # every copy before anything trains
