@@ -52,6 +52,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seeds the factory's own init, the schemes and random batches (default 0)")
     p.add_argument("--headless", action="store_true", help="no window: write --out and print the report")
     p.add_argument("--out", type=Path, default=None, help="with --headless: output folder (default inspect)")
+    p.add_argument("--no-slides", action="store_true", help="with --headless: write stats.json/stats.csv only (no PNGs: faster)")
     p.add_argument("--force", action="store_true", help="replace files that already exist in --out")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=cmd_inspect)
@@ -134,7 +135,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     out = Path(args.out if args.out is not None else "inspect")
     if out.exists() and not out.is_dir():
         return _fail(f"--out: {out} exists and is not a folder")
-    existing = [out / n for n in ("stats.json", "stats.csv", *(f"{s}.png" for s in SLIDES)) if (out / n).exists()]
+    pngs = () if args.no_slides else tuple(f"{s}.png" for s in SLIDES)
+    existing = [out / n for n in ("stats.json", "stats.csv", *pngs) if (out / n).exists()]
     if existing and not args.force:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
         return _fail(f"--out: {existing[0]} exists{more}; add --force to replace it")
@@ -161,7 +163,25 @@ def write_headless(args: argparse.Namespace, lanes: Any, out: Path, steps: int, 
     except OSError as exc:
         print(f"initviz inspect: error: cannot write to {out}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if not args.no_slides:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        err = _slides(args, lanes, out, files)
+        if err:
+            return err
+    if not args.quiet:
+        from initviz.engine.inspect import health_text
+
+        print(f"{args.target}: {len(lanes.layers)} probe points; batches: {lanes.batches.describe()}")
+        print(f"\nat init ({lanes.names[0]}):")
+        print(layer_table(lanes, 0, 0))
+        print()
+        print(health_text(lanes))
+        print(f"\n{len(lanes)} lane(s), {steps} steps in {time.perf_counter() - t0:.1f} s; wrote " + ", ".join(str(p) for p in files))
+    return 0
+
+
+def _slides(args: argparse.Namespace, lanes: Any, out: Path, files: list) -> int:
+    """The slide PNGs through the export path (ui.headless.run_export); 0, or 1 on failure."""
     from initviz.ui.export import ExportError
     from initviz.ui.headless import ExportPlan, run_export
 
@@ -172,13 +192,4 @@ def write_headless(args: argparse.Namespace, lanes: Any, out: Path, steps: int, 
     except ExportError as exc:
         print(f"initviz inspect: error: {exc}", file=sys.stderr)
         return 1
-    if not args.quiet:
-        from initviz.engine.inspect import health_text
-
-        print(f"{args.target}: {len(lanes.layers)} probe points; batches: {lanes.batches.describe()}")
-        print(f"\nat init ({lanes.names[0]}):")
-        print(layer_table(lanes, 0, 0))
-        print()
-        print(health_text(lanes))
-        print(f"\n{len(lanes)} lane(s), {steps} steps in {time.perf_counter() - t0:.1f} s; wrote " + ", ".join(str(p) for p in files))
     return 0

@@ -577,6 +577,7 @@ class ModelLanes:
             t.start(first)
             self.trainers.append(t)
         self.names = [LANE_NAMES.get(s, s) for s in self.schemes]
+        self.last_error: Optional[UserCodeError] = None  # the user's code failed while training (the window shows it)
 
     def __len__(self) -> int:
         return len(self.trainers)
@@ -598,10 +599,15 @@ class ModelLanes:
         return [l.name for l in self.layers]
 
     def step(self, n: int = 1) -> list[list[StepRecord]]:
+        """n lockstep steps on the next n batches; a UserCodeError is also kept in ``last_error``."""
         out = []
         for _ in range(n):
-            batch = next(self._stream)
-            out.append([t.step(batch) for t in self.trainers])
+            try:
+                batch = next(self._stream)
+                out.append([t.step(batch) for t in self.trainers])
+            except UserCodeError as exc:
+                self.last_error = exc
+                raise
         return out
 
     def remove(self, index: int) -> None:
