@@ -45,38 +45,98 @@ def user_error_box(parent: Optional[QtWidgets.QWidget], exc: Any) -> QtWidgets.Q
         label = box.findChild(QtWidgets.QLabel, "qt_msgbox_informativelabel")
         if label is not None:
             label.setTextFormat(QtCore.Qt.TextFormat.PlainText)
+            label.setWordWrap(False)  # a traceback keeps its lines and carets
             label.setFont(QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont))
     box.setStandardButtons(QtWidgets.QMessageBox.StandardButton.Ok)
     box.setModal(False)
     return box
 
 
-def open_inspect_window(lanes: Any, title: str, steps: int = 0):  # -> MainWindow
-    """The main window on ``lanes`` (not started: call ``window.start_engine()``); after the first
-    snapshot it trains ``steps`` steps. Errors the lanes raise later open :func:`user_error_box`."""
+# tabs with nothing to show for a user's model: 2-D input planes, and initviz's own MLP's papers and phase diagram
+HIDDEN_TABS = ("boundary", "neurons", "papers", "phase")
+
+
+def _inspect_window_class():
     from initviz.ui.main_window import APP_TITLE, MainWindow
+    from initviz.ui.text import elide
 
-    window = MainWindow(lanes.configs[0], lanes=lanes.configs, names=lanes.names)
-    handoff = LanesHandoff(lanes)
-    window.controller.config = handoff  # the Engine builds its lanes by calling this (engine/loop.py)
-    window.setWindowTitle(f"initviz inspect: {title}  ({APP_TITLE.split(': ', 1)[-1]})")
-    window.experiment_dock.hide()  # its settings are the built-in MLP's
-    window.inspect_handoff = handoff
-    window.inspect_boxes = []
-    shown: dict[str, Any] = {"error": None, "stepped": steps <= 0}
+    class InspectWindow(MainWindow):
+        """MainWindow on model lanes: the diagnosis names module paths and the init to use."""
 
-    def on_state(state: Any) -> None:
-        if not shown["stepped"]:
-            shown["stepped"] = True
-            window.controller.step(steps)
-        err = getattr(handoff.lanes, "last_error", None)
-        if state.error and err is not None and err is not shown["error"]:
-            shown["error"] = err
-            box = user_error_box(window, err)
-            window.inspect_boxes.append(box)
-            box.open()
+        def __init__(self, lanes: Any, title: str) -> None:
+            super().__init__(lanes.configs[0], lanes=lanes.configs, names=lanes.names)
+            self.inspect_title = title
+            self.inspect_handoff = LanesHandoff(lanes)
+            self.controller.config = self.inspect_handoff  # the Engine builds its lanes by calling it (engine/loop.py)
+            # per lane name: the probe points and the init each weight had when built (immutable, read here)
+            self.inspect_layers = list(lanes.layers)
+            self.inspect_guesses = {n: list(t.init_guess) for n, t in zip(lanes.names, lanes.trainers)}
+            self.inspect_boxes: list[QtWidgets.QMessageBox] = []
+            self._shown_user_error: Any = None
+            self.setWindowTitle(f"initviz inspect: {title}  ({APP_TITLE.split(': ', 1)[-1]})")
+            self.experiment_dock.hide()  # its settings are the built-in MLP's
+            from initviz import registry
 
-    window.controller.state_ready.connect(on_state)
+            for i, spec in enumerate(registry.PANELS):
+                if spec.id in HIDDEN_TABS:
+                    self.tabs.setTabVisible(i, False)
+            self.controller.state_ready.connect(self._user_error)
+
+        def _show_diagnosis(self, frame: Any, scrubbed: bool) -> None:
+            from initviz.engine.diagnosis import diagnose_model
+
+            record = frame.main.record
+            many = len(frame.lanes) > 1
+            lines: list[str] = []
+            later: list[str] = []
+            for lane in frame.lanes:
+                guesses = self.inspect_guesses.get(lane.name, [None] * len(self.inspect_layers))
+                try:
+                    got = diagnose_model(lane.record, self.inspect_layers, guesses, initial=lane.records[0] if lane.records else None)
+                except Exception as exc:  # noqa: BLE001 - a caption must never take the window down
+                    got = [f"(diagnosis failed: {exc})"]
+                named = [f"{elide(lane.name)}: {line}" if many else line for line in got]
+                lines.extend(named[:1])
+                later.extend(named[1:])
+            prefix = "At initialisation: " if record.step == 0 and not scrubbed else f"At step {record.step}: " if scrubbed else ""
+            diverged = "; ".join(m for m in (lane.record.diverged_message() for lane in frame.lanes) if m) or None
+            self.banner.show_diagnosis(lines + later, diverged, prefix)
+
+        def _show_summary(self) -> None:
+            state = self.state
+            if state is None:
+                return
+            c = state.lanes[0].config
+            text = (f"{self.inspect_title}: {c.depth} probe points ({', '.join(l.name for l in self.inspect_layers[:4])}"
+                    f"{'…' if c.depth > 4 else ''}) · {c.optimizer} lr {c.lr:g} · batch {c.batch_size} · seed {c.seed} · "
+                    f"lanes: {', '.join(state.names)}")  # fmt: skip
+            self.statusBar().showMessage(text)
+
+        def _user_error(self, state: Any) -> None:
+            """An error in the user's code while training: their traceback in a box (the run is kept)."""
+            err = getattr(self.inspect_handoff.lanes, "last_error", None)
+            if state.error and err is not None and err is not self._shown_user_error:
+                self._shown_user_error = err
+                box = user_error_box(self, err)
+                self.inspect_boxes.append(box)
+                box.open()
+
+    return InspectWindow
+
+
+def open_inspect_window(lanes: Any, title: str, steps: int = 0):  # -> InspectWindow (a MainWindow)
+    """The window on ``lanes`` (not started: call ``window.start_engine()``); after the first
+    snapshot it trains ``steps`` steps. Errors the lanes raise later open :func:`user_error_box`."""
+    window = _inspect_window_class()(lanes, title)
+    if steps > 0:
+        pending = {"steps": steps}
+
+        def first_state(state: Any) -> None:
+            if pending["steps"]:
+                n, pending["steps"] = pending["steps"], 0
+                window.controller.step(n)
+
+        window.controller.state_ready.connect(first_state)
     return window
 
 
