@@ -138,10 +138,11 @@ _NEEDS = {
 }
 
 
-def guess_init_label(std: float, fan_in: int, fan_out: int, excess_kurtosis: float = math.nan) -> str:
+def guess_init_label(std: float, fan_in: int, fan_out: int, excess_kurtosis: float = math.nan, numel: int = 0) -> str:
     """The common init a weight of this ``std`` and fans looks like ("Xavier normal", "PyTorch
     default", "Kaiming (ReLU) normal", "N(0, 1)"...), else its std against Kaiming's. ``excess_kurtosis``
-    tells uniform (-1.2) from normal (0) draws."""
+    tells uniform (-1.2) from normal (0) draws. ``numel``: the weight's size; a sample std is off by
+    about 1/sqrt(2 numel), so the match is 3 of those wide (at least 4%, at most INIT_MATCH)."""
     if std == 0:
         return "constant (std 0)"
     if fan_in <= 0 or not math.isfinite(std):
@@ -157,16 +158,30 @@ def guess_init_label(std: float, fan_in: int, fan_out: int, excess_kurtosis: flo
         ("Kaiming fan_out (ReLU)", math.sqrt(2.0 / fo)),
         ("N(0, 1)", 1.0),
     )
-    off = [(abs(math.log(std / s)), i) for i, (_, s) in enumerate(candidates)]
-    best, i = min(off)
-    if best > math.log(INIT_MATCH):
+    tol = math.log(min(INIT_MATCH, 1 + max(0.04, 3 / math.sqrt(2 * numel))) if numel > 0 else INIT_MATCH)
+    near = sorted((abs(math.log(std / s)), i) for i, (_, s) in enumerate(candidates) if abs(math.log(std / s)) <= tol)
+    if not near:
         return f"std {std:.3g} ({std / candidates[0][1]:.2g}x Kaiming's)"
-    label = candidates[i][0]
+    label = _with_draw(candidates[near[0][1]][0], excess_kurtosis)
+    # another scheme aiming at a different std this close cannot be told apart by the std: say both
+    # (Xavier and LeCun aim at the same std when fan_in = fan_out: that is one answer, the first)
+    other = [i for _, i in near[1:] if abs(math.log(candidates[i][1] / candidates[near[0][1]][1])) > 0.01]
+    return f"{label} (or {_with_draw(candidates[other[0]][0], excess_kurtosis)})" if other else label
+
+
+def _with_draw(label: str, excess_kurtosis: float) -> str:
+    """'Xavier' + ' uniform' / ' normal' from the weights' excess kurtosis (-1.2 / 0)."""
     if label in ("PyTorch default", "N(0, 1)") or not math.isfinite(excess_kurtosis):
         return label
     if excess_kurtosis < -0.8:
         return f"{label} uniform"
     return f"{label} normal" if abs(excess_kurtosis) < 0.5 else label
+
+
+def module_name(path: str) -> str:
+    """A module path as Python indexes it: '2' -> '[2]', '0.conv' -> '[0].conv', 'blocks.2.fc' as it is."""
+    head, dot, rest = path.partition(".")
+    return f"[{head}]{dot}{rest}" if head.isdigit() else path
 
 
 def init_fix(kind: str, fan_in: int, fan_out: int, std: float) -> Optional[str]:
@@ -182,7 +197,7 @@ def init_fix(kind: str, fan_in: int, fan_out: int, std: float) -> Optional[str]:
 
 
 def _names(names: list[str]) -> str:
-    shown = ", ".join(names[:NAMES_SHOWN])
+    shown = ", ".join(module_name(n) for n in names[:NAMES_SHOWN])
     return shown + (f" … ({len(names)} layers)" if len(names) > NAMES_SHOWN else "")
 
 
@@ -203,7 +218,7 @@ def diagnose_model(record: StepRecord, layers: list, guesses: list, initial: Opt
 
 def _model_findings(record: StepRecord, layers: list) -> tuple[list[str], bool]:
     out: list[str] = []
-    names = [l.name for l in layers]
+    names = [module_name(l.name) for l in layers]
     msg = record.diverged_message()
     if msg:
         at = names[record.diverged_at[1]] if record.diverged_at and record.diverged_at[1] < len(names) else "the output"

@@ -529,7 +529,7 @@ def guess_init(weight: torch.Tensor, kind: str) -> InitGuess:
         excess = math.nan
         if w.numel() >= 256 and std > 0:
             excess = float((((w - w.mean()) / std) ** 4).mean()) - 3.0
-    return InitGuess(guess_init_label(std, fi, fo, excess), std)
+    return InitGuess(guess_init_label(std, fi, fo, excess, weight.numel()), std)
 
 
 def summary_config(layers: Sequence[Layer], scheme: str, **run: Any) -> RunConfig:

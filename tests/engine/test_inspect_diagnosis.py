@@ -110,3 +110,23 @@ def test_fix_only_where_the_std_is_off_for_the_activation() -> None:
     assert init_fix("relu", fi, fo, math.sqrt(1 / fi)) == "kaiming_normal_(nonlinearity='relu')"  # Xavier: off by sqrt 2
     assert init_fix("tanh", fi, fo, 5 / 3 * math.sqrt(2 / (fi + fo))) is None
     assert init_fix("tanh", fi, fo, 1.0).startswith("xavier_normal_(gain=nn.init.calculate_gain('tanh'))")
+
+
+def test_schemes_the_std_cannot_tell_apart_are_both_named() -> None:
+    # a first conv 3 -> 16, k 3: fan_in 27, fan_out 144; Xavier's std sqrt(2/171) is 3% from PyTorch's 1/sqrt(81)
+    torch.manual_seed(0)
+    conv = nn.Conv2d(3, 16, 3)
+    with torch.no_grad():
+        nn.init.xavier_uniform_(conv.weight)
+    assert guess_init(conv.weight, "relu").label in ("Xavier uniform (or PyTorch default)", "PyTorch default (or Xavier uniform)")
+    # fan_in = fan_out: Xavier and LeCun aim at the same std, one answer
+    lin = nn.Linear(256, 256)
+    with torch.no_grad():
+        nn.init.xavier_normal_(lin.weight)
+    assert guess_init(lin.weight, "relu").label == "Xavier normal"
+
+
+def test_sequential_indices_are_written_as_python_indexes_them() -> None:
+    from initviz.engine.diagnosis import module_name
+
+    assert [module_name(n) for n in ("2", "0.conv", "blocks.2.fc", "head")] == ["[2]", "[0].conv", "blocks.2.fc", "head"]
