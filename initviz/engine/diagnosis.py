@@ -253,8 +253,8 @@ def _model_findings(record: StepRecord, layers: list) -> tuple[list[str], bool]:
                        f"to {std[-1]:.2g} at {names[-1]}")  # fmt: skip
     problems = bool(out)
     if not out:
-        out.append(f"{HEALTHY}: no layer saturated, dead, collapsed or exploding; the activation std stays within "
-                   f"{DECAYS:.0f}x through {len(layers)} layers")  # fmt: skip
+        through = f"; the activation std stays within {DECAYS:.0f}x through {len(layers)} layers" if len(layers) > 1 else ""
+        out.append(f"{HEALTHY}: no layer saturated, dead, collapsed or exploding{through}")
     return out, problems
 
 

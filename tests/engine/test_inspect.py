@@ -316,3 +316,19 @@ def test_engine_loop_drives_model_lanes(model_file: Path) -> None:
     engine.handle(loop.AddLane(0))
     assert "lanes are set when it is opened" in engine.publish().error
     assert len(engine.lanes) == 2
+
+
+def test_initviz_inspect_from_python_on_one_batch() -> None:
+    import initviz
+
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+    x, y = torch.randn(16, 4), torch.randint(2, (16,))
+    got = initviz.inspect(net, (x, y), steps=2, lanes="as_built,kaiming_normal")
+    assert initviz.inspect is inspect
+    assert [l.name for l in got.layers] == ["1"] and len(got.records) == 3
+    with torch.no_grad():
+        h = torch.tanh(net[0](x))
+    assert got.records[0].act_std[0] == pytest.approx(float(h.double().std(correction=0)), rel=1e-5)
+    assert got.diagnosis == ["healthy: no layer saturated, dead, collapsed or exploding"]
+    assert got.report().splitlines()[0].startswith("as built: step 2, loss ")
