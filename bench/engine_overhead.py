@@ -15,6 +15,7 @@ steps is what a user's extra steps cost, with start-up, imports and file writing
     python bench/engine_overhead.py                   # in-process, both cases, both thread counts
     python bench/engine_overhead.py --outside         # and the outside measure (~3 minutes more)
     python bench/engine_overhead.py --blocks 6 --block 20 --no-lanes   # quicker
+    python bench/engine_overhead.py --arch mlp cnn resmlp --no-lanes    # also the CNN (general probe) and resmlp
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ CASES = [
     (20, 256, 128, 1.3, 1.15),
     (10, 64, 64, 1.8, 1.5),
 ]
+# --arch cnn / resmlp: (depth, width, batch, None, None) -- figures printed, no target set yet
+ARCH_CASES = {
+    "cnn": [(9, 16, 64, None, None), (6, 32, 128, None, None)],  # 8x8 digits; width = first stage's channels
+    "resmlp": [(20, 256, 128, None, None), (10, 64, 64, None, None)],
+}
 
 
 def cpu_name() -> str:
@@ -53,9 +59,9 @@ def cpu_name() -> str:
     return "unknown CPU"
 
 
-def case_config(depth: int, width: int, batch: int) -> RunConfig:
-    return RunConfig(dataset="spirals", depth=depth, width=width, batch_size=batch, activation="tanh",
-                     init=InitSpec("xavier_normal"), lr=0.01)
+def case_config(depth: int, width: int, batch: int, arch: str = "mlp") -> RunConfig:
+    return RunConfig(dataset="digits" if arch == "cnn" else "spirals", depth=depth, width=width, batch_size=batch,
+                     activation="tanh", init=InitSpec("xavier_normal"), lr=0.01, arch=arch)
 
 
 def quartiles(xs: list[float]) -> tuple[float, float, float]:
@@ -66,9 +72,9 @@ def quartiles(xs: list[float]) -> tuple[float, float, float]:
 CLOCK = time.perf_counter  # --clock cpu: time.process_time (CPU seconds of every thread of this process)
 
 
-def measure(depth: int, width: int, batch: int, block: int, blocks: int) -> dict[str, float]:
+def measure(depth: int, width: int, batch: int, block: int, blocks: int, arch: str = "mlp") -> dict[str, float]:
     """Alternating hot blocks of `block` steps; ms per step per block, bare and instrumented."""
-    cfg = case_config(depth, width, batch)
+    cfg = case_config(depth, width, batch, arch)
     trainer = Trainer(cfg)
     model, opt, stream = bare_parts(cfg)
 
@@ -178,6 +184,8 @@ def main() -> None:
     ap.add_argument("--outside-threads", type=int, default=0,
                     help="OMP_NUM_THREADS for the outside processes (0 = torch's default)")
     ap.add_argument("--no-lanes", action="store_true", help="skip the lanes line")
+    ap.add_argument("--arch", nargs="*", choices=("mlp", "cnn", "resmlp"), default=["mlp"],
+                    help="architectures to measure (default: mlp, the cases with targets)")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="in-process blocks timed by wall clock, or by this process's CPU time (steadier on a "
                          "machine shared with other work; 'stats' stays wall clock)")
@@ -189,18 +197,22 @@ def main() -> None:
           f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
     print(f"in-process ({args.clock} clock): {args.blocks} alternating blocks of {args.block} steps per kind; "
           "ms/step median [IQR]; ratio of medians; pairs = min-max of adjacent-block ratios")
-    print(f"{'thr':>3} {'depth':>5} {'width':>5} {'batch':>5} {'bare ms':>18} {'instr ms':>18} {'stats':>6} "
+    print(f"{'arch':>6} {'thr':>3} {'depth':>5} {'width':>5} {'batch':>5} {'bare ms':>18} {'instr ms':>18} {'stats':>6} "
           f"{'ratio':>6} {'pairs':>11} {'target':>7}  verdict")
     for threads in args.threads:
         torch.set_num_threads(threads or default_threads)
-        for depth, width, batch, target, goal in CASES:
-            r = measure(depth, width, batch, args.block, args.blocks)
-            verdict = ("goal met" if r["ratio"] <= goal else "met") if r["ratio"] <= target else "NOT met"
+        for arch, (depth, width, batch, target, goal) in [(a, c) for a in args.arch for c in ARCH_CASES.get(a, CASES)]:
+            r = measure(depth, width, batch, args.block, args.blocks, arch)
+            if target is None:
+                verdict, target = "(no target)", float("nan")
+            else:
+                verdict = ("goal met" if r["ratio"] <= goal else "met") if r["ratio"] <= target else "NOT met"
+                verdict += f" (goal {goal}x)"
             b, s = r["bare"], r["inst"]
-            print(f"{torch.get_num_threads():>3} {depth:>5} {width:>5} {batch:>5} "
+            print(f"{arch:>6} {torch.get_num_threads():>3} {depth:>5} {width:>5} {batch:>5} "
                   f"{b[1] * 1e3:6.2f} [{b[0] * 1e3:5.2f}-{b[2] * 1e3:5.2f}] {s[1] * 1e3:6.2f} "
                   f"[{s[0] * 1e3:5.2f}-{s[2] * 1e3:5.2f}] {r['stats_ms']:6.2f} {r['ratio']:6.3f} "
-                  f"{r['pair_min']:5.2f}-{r['pair_max']:<5.2f} {target:>5.2f}x  {verdict} (goal {goal}x)")
+                  f"{r['pair_min']:5.2f}-{r['pair_max']:<5.2f} {target:>5.2f}x  {verdict}")
     torch.set_num_threads(default_threads)
     per_rec = measure_report(20, 256, 5000)
     print(f"\nreport writing (stats.json + stats.csv, depth 20, 5000 records): {per_rec * 1e3:.4f} ms per record "

@@ -49,7 +49,8 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--input-dim", type=int, help="gaussian dataset: input dimension D (inputs N(0, I_D))")
     g.add_argument("--seed", type=int)
     g.add_argument("--device", choices=DEVICES)
-    g.add_argument("--arch", choices=ARCHS, help="mlp, or resmlp: residual blocks h + A * Linear(phi(norm(h)))")
+    g.add_argument("--arch", choices=ARCHS, help="mlp; resmlp: residual blocks h + A * Linear(phi(norm(h))); "
+                   "cnn: conv 3x3 layers on the 8x8 digits (--width = first stage's channels)")
     g.add_argument("--residual-scale", type=_residual_scale, metavar="A",
                    help="resmlp's branch scale A: a number, 1/sqrt(depth), or fixup (A = 1, branches zero-initialised)")
     g.add_argument("--record-every", type=int, help="measure every k-th step (default 1: every step)")
@@ -191,7 +192,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         for name, t in zip(lanes.names, lanes.trainers):
             c, last = t.config, t.latest
             scale = "Fixup" if c.fixup else f"A = {c.residual_scale:g}" if isinstance(c.residual_scale, (int, float)) else f"A = {c.residual_scale}"
-            arch = f"resmlp ({scale}), " if c.arch == "resmlp" else ""
+            arch = f"resmlp ({scale}), " if c.arch == "resmlp" else "cnn, " if c.arch == "cnn" else ""
             print(f"{name} + {c.activation}, {arch}depth {c.depth}, width {c.width}: final loss {last.loss:.4g}, "
                   f"batch accuracy {last.accuracy:.0%}")
             for line in diagnose(last, c):

@@ -17,6 +17,10 @@ W = width, P = parameters):
 - the recorded history: the lane's share of HISTORY_BYTES, or 256 records if more
 - a fixed allowance for the dataset, the test pass and torch's bookkeeping
 
+For arch cnn, LW (one example's units over all layers) is the sum of C_out x side^2 of each conv
+layer (inits.cnn_plan) and the hidden weights are C_in x C_out x 3 x 3 each; the probes' copies are
+the same three per layer.
+
 tests/runs/test_budget.py checks this against the peak RSS of real runs.
 """
 
@@ -64,17 +68,27 @@ def lane_bytes(cfg: RunConfig, n_lanes: int = 1, history: bool = True) -> int:
     info = INFO.get(cfg.dataset, INFO["spirals"])
     L, W = cfg.depth, cfg.width
     B = min(cfg.batch_size, n_train(cfg.dataset))
-    hidden_w = info.n_features * W + (L - 1) * W * W
-    params = hidden_w + L * W + info.n_classes * (W + 1)
+    if cfg.arch == "cnn":
+        from initviz.engine.inits import CNN_KERNEL, cnn_plan
+
+        plan = cnn_plan(cfg)
+        hidden_w = sum(c.c_in * c.c_out * CNN_KERNEL**2 for c in plan)
+        channels = sum(c.c_out for c in plan)
+        units = sum(c.c_out * c.side_out**2 for c in plan)  # one example's activations over all layers
+        params = hidden_w + channels + info.n_classes * (plan[-1].c_out + 1)
+    else:
+        hidden_w = info.n_features * W + (L - 1) * W * W
+        channels = units = L * W
+        params = hidden_w + L * W + info.n_classes * (W + 1)
     if cfg.batchnorm:
-        params += 2 * L * W
+        params += 2 * channels
     states = 1 + (cfg.momentum > 0 if cfg.optimizer == "sgd" else 2)
     weights = FLOAT * params * (1 + states)  # weights, gradients, optimizer state
     if cfg.optimizer == "adam":
         weights += FLOAT * hidden_w  # the snapshot that measures the update
     per_layer = 2.0 + (2.0 if cfg.batchnorm else 0.0) + (1.25 if cfg.dropout > 0 else 0.0)
     per_layer += 1.0 + 2.0  # the probes: gradient references, stacked pre/post copies (histograms: a subsample)
-    activations = int(per_layer * FLOAT * L * B * W)
+    activations = int(per_layer * FLOAT * B * units)
     kept = max(HISTORY_BYTES // max(n_lanes, 1), MIN_RECORDS * RECORD_BYTES_PER_LAYER * L) if history else 0
     return int(weights + activations + kept + PER_LANE_FIXED)
 

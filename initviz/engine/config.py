@@ -33,7 +33,8 @@ DEVICES = ("cpu", "cuda")
 MODES = ("fan_in", "fan_out")
 # Nonlinearities torch.nn.init.calculate_gain knows; "auto" follows the run's activation.
 NONLINEARITIES = ("auto", "linear", "sigmoid", "tanh", "relu", "leaky_relu", "selu")
-ARCHS = ("mlp", "resmlp")
+ARCHS = ("mlp", "resmlp", "cnn")
+CNN_DATASETS = ("digits",)  # cnn reads its inputs as 8x8 images
 # residual_scale A of resmlp's blocks h + A * f(h): a number, or one of these names
 RESIDUAL_SCALES = ("1/sqrt(depth)", "fixup")
 MAX_RESIDUAL_SCALE = 100.0
@@ -146,7 +147,9 @@ class RunConfig:
     record_every: int = 1  # measure every k-th step (record 0 is always measured)
     test_every: int = 25  # test accuracy on recorded steps that are a multiple of this
     input_dim: int = 16  # gaussian dataset only: inputs N(0, I_D) with D = input_dim
-    arch: str = "mlp"  # mlp, or resmlp: input projection, depth blocks h + A * Linear(phi(norm(h))), head
+    # mlp; resmlp: input projection, depth blocks h + A * Linear(phi(norm(h))), head; cnn: depth conv 3x3
+    # blocks on the 8x8 digits, width channels doubling at each stride-2 stage, global average pool, head
+    arch: str = "mlp"
     # resmlp's A: a number, "1/sqrt(depth)", or "fixup" (A = 1, each branch's Linear zero-initialised)
     residual_scale: float | str = 1.0
 
@@ -185,6 +188,8 @@ class RunConfig:
         _number("test_every", self.test_every, 1, 1_000_000, integer=True)
         _number("input_dim", self.input_dim, 1, MAX_INPUT_DIM, integer=True)
         _choice("arch", self.arch, ARCHS)
+        if self.arch == "cnn" and self.dataset not in CNN_DATASETS:
+            raise ConfigError("dataset", self.dataset, "arch 'cnn' reads 8x8 images: use " + ", ".join(CNN_DATASETS))
         self._validate_residual_scale()
         return self
 
@@ -199,8 +204,8 @@ class RunConfig:
             raise ConfigError(
                 "residual_scale", a, f"expected a number from 0 to {MAX_RESIDUAL_SCALE:g} or one of " + ", ".join(RESIDUAL_SCALES)
             )
-        if self.arch == "mlp" and a != 1.0:
-            raise ConfigError("residual_scale", a, "only arch 'resmlp' has residual branches; leave it at 1 for 'mlp'")
+        if self.arch != "resmlp" and a != 1.0:
+            raise ConfigError("residual_scale", a, f"only arch 'resmlp' has residual branches; leave it at 1 for {self.arch!r}")
 
     def residual_factor(self) -> float:
         """A of the residual blocks h + A * f(h) as a number (fixup: 1; its branches start at zero)."""
@@ -267,9 +272,71 @@ class RunConfig:
             changes["init"] = init
         return dataclasses.replace(self, **changes).validate()
 
+    def layer_names(self) -> list[str]:
+        """The measured layers' names: "1".."L" for mlp, the module path of each layer otherwise
+        (resmlp "blocks.3", the block whose output is the residual stream; cnn "blocks.3.conv")."""
+        if self.arch == "cnn":
+            return [f"blocks.{i}.conv" for i in range(self.depth)]
+        if self.arch == "resmlp":
+            return [f"blocks.{i}" for i in range(self.depth)]
+        return [str(i + 1) for i in range(self.depth)]
+
+    def layer_caption(self, i: int) -> str:
+        """'layer 3' (mlp), 'layer 3 · blocks.2.conv' where the layer has a module path (i: 0-based)."""
+        return f"layer {i + 1}" if self.arch == "mlp" else f"layer {i + 1} · {self.layer_names()[i]}"
+
+    def network_label(self) -> str:
+        """One line on the network's shape: '9 hidden layers × 16 units', or the conv / residual stacks."""
+        if self.arch == "cnn":
+            channels = "-".join(str(c) for c in dict.fromkeys(layer.c_out for layer in cnn_plan(self)))
+            return f"{self.depth} conv 3×3 layers × {channels} channels"
+        if self.arch == "resmlp":
+            a = "Fixup" if self.fixup else f"A = {self.residual_scale:g}" if isinstance(self.residual_scale, (int, float)) else f"A = {self.residual_scale}"
+            return f"{self.depth} residual blocks × {self.width} units ({a})"
+        return f"{self.depth} hidden layers × {self.width} units"
+
     def resolved_nonlinearity(self) -> str:
         """The nonlinearity name torch's calculate_gain should use for this run."""
         nl = self.init.nonlinearity
         if nl != "auto":
             return nl
         return {"gelu": "relu", "elu": "relu"}.get(self.activation, self.activation)
+
+
+CNN_KERNEL = 3
+CNN_SIDE = 8  # the digits are 8x8 images
+CNN_STAGES = 3  # spatial 8x8, 4x4, 2x2: channels width, 2 width, 4 width
+
+
+@dataclass(frozen=True)
+class ConvLayer:
+    """One conv 3x3 layer of arch cnn: channels in/out, stride, and the input/output side length."""
+
+    c_in: int
+    c_out: int
+    stride: int
+    side_in: int
+    side_out: int
+
+    @property
+    def fan_in(self) -> int:  # as torch.nn.init._calculate_fan_in_and_fan_out: C_in * k * k
+        return self.c_in * CNN_KERNEL * CNN_KERNEL
+
+    @property
+    def fan_out(self) -> int:  # C_out * k * k (the stride does not enter torch's fan)
+        return self.c_out * CNN_KERNEL * CNN_KERNEL
+
+
+def cnn_plan(config: "RunConfig") -> list[ConvLayer]:
+    """The conv layers of arch cnn: ``depth`` layers in up to three stages (8x8, 4x4, 2x2), the
+    first layer of a new stage with stride 2; stage s has ``width * 2**s`` channels (padding 1)."""
+    depth = config.depth
+    plan, c_in, side, prev = [], 1, CNN_SIDE, 0
+    for i in range(depth):
+        stage = min(CNN_STAGES * i // depth, CNN_STAGES - 1)
+        stride = 2 if stage > prev else 1
+        out_side = (side + 2 - CNN_KERNEL) // stride + 1
+        c_out = config.width * 2**stage
+        plan.append(ConvLayer(c_in, c_out, stride, side, out_side))
+        c_in, side, prev = c_out, out_side, stage
+    return plan

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from initviz.engine.config import InitSpec, RunConfig
+from initviz.engine.config import CNN_KERNEL, CNN_SIDE, CNN_STAGES, ConvLayer, InitSpec, RunConfig, cnn_plan  # noqa: F401 (re-exported)
 
 FORMULAS = {
     "zeros": "W = 0, b = 0: every unit computes the same thing, forever",
@@ -125,13 +125,20 @@ class InitInfo:
 
     def summary(self) -> str:
         stds = self.weight_std
+        runs = _runs(stds)
+        if len(runs) > 2:  # e.g. a CNN whose channels double per stage: one entry per run of equal values
+            parts = [f"{a + 1}" + (f"-{b + 1}" if b > a else "") + f" {stds[a]:.4g}" for a, b in runs]
+            return "predicted weight std: layers " + ", ".join(parts)
         if len(stds) > 1 and not np.allclose(stds[1:], stds[0]):
             return f"predicted weight std: layer 1 {stds[0]:.4g}, layers 2+ {stds[1]:.4g}"
         return f"predicted weight std: {stds[0]:.4g}" if len(stds) else ""
 
 
 def hidden_fans(config: RunConfig, n_features: int) -> list[tuple[int, int]]:
-    """(fan_in, fan_out) of each hidden Linear layer (resmlp: each block's branch Linear, width x width)."""
+    """(fan_in, fan_out) of each hidden Linear layer (resmlp: each block's branch Linear, width x width;
+    cnn: each conv layer's C_in*k*k, C_out*k*k)."""
+    if config.arch == "cnn":
+        return [(c.fan_in, c.fan_out) for c in cnn_plan(config)]
     if config.arch == "resmlp":
         return [(config.width, config.width)] * config.depth
     fans = []
@@ -140,6 +147,17 @@ def hidden_fans(config: RunConfig, n_features: int) -> list[tuple[int, int]]:
         fans.append((fan_in, config.width))
         fan_in = config.width
     return fans
+
+
+def _runs(values: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) index of each run of (nearly) equal consecutive values."""
+    runs: list[tuple[int, int]] = []
+    for i, v in enumerate(values):
+        if runs and np.isclose(v, values[runs[-1][0]]):
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
 
 
 def describe_init(config: RunConfig, n_features: int | None = None) -> InitInfo:
@@ -162,6 +180,10 @@ def describe_init(config: RunConfig, n_features: int | None = None) -> InitInfo:
         formula = formula.replace("c", f"{config.init.value:g}", 1)
     elif s in ("xavier_uniform", "xavier_normal", "orthogonal"):
         formula += f",  gain = {config.init.gain:g}"
+    if config.arch == "cnn":
+        first = cnn_plan(config)[0]
+        formula += f";  conv {CNN_KERNEL}×{CNN_KERNEL}: fan_in = C_in·{CNN_KERNEL}·{CNN_KERNEL}, fan_out = C_out·{CNN_KERNEL}·{CNN_KERNEL}"
+        formula += f" (layer 1: {first.fan_in}, {first.fan_out})"
     if config.fixup:
         formula += ";  Fixup: each residual branch's Linear W = 0, b = 0"
     stds.setflags(write=False)

@@ -3,7 +3,10 @@
 mlp:    depth x [Linear -> (BatchNorm) -> activation -> (Dropout)] -> Linear.
 resmlp: Linear (input projection to width) -> depth x [h <- h + A * Linear(Dropout(phi(BatchNorm(h))))]
         -> Linear: pre-activation residual blocks; Fixup zero-initialises each branch's Linear.
-Both expose ``blocks`` (one per measured layer, each with the module ``act`` the probes hook: its
+cnn:    the 8x8 digits as (1, 8, 8) images -> depth x [Conv2d 3x3 (padding 1) -> (BatchNorm2d) -> activation
+        -> (Dropout)] in up to three stages of width, 2 width, 4 width channels (the first conv of a stage
+        has stride 2: 8x8, 4x4, 2x2; inits.cnn_plan) -> global average pool -> Linear.
+All expose ``blocks`` (one per measured layer, each with the module ``act`` the probes hook: its
 input is the layer's pre-activation, its output the layer's output) and ``hidden_weights()``.
 """
 
@@ -13,7 +16,7 @@ import torch
 from torch import nn
 
 from initviz.engine.config import RunConfig
-from initviz.engine.inits import init_linear
+from initviz.engine.inits import CNN_KERNEL, CNN_SIDE, ConvLayer, cnn_plan, init_linear
 
 
 def make_activation(name: str) -> nn.Module:
@@ -115,7 +118,53 @@ class ResMLP(nn.Module):
         return [b.linear.weight for b in self.blocks]
 
 
-def build_model(config: RunConfig, n_in: int, n_out: int) -> "MLP | ResMLP":
+class ConvBlock(nn.Module):
+    """One conv layer of arch cnn. Probes hook ``act``: input the pre-activation, output the post."""
+
+    def __init__(self, layer: ConvLayer, config: RunConfig) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(layer.c_in, layer.c_out, CNN_KERNEL, stride=layer.stride, padding=CNN_KERNEL // 2)
+        self.norm = nn.BatchNorm2d(layer.c_out) if config.batchnorm else nn.Identity()
+        self.act = make_activation(config.activation)
+        self.drop = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
+
+    @property
+    def linear(self) -> nn.Conv2d:
+        """The layer's weights (named like the MLP's so init and Fixup code treats blocks alike)."""
+        return self.conv
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.drop(self.act(self.norm(self.conv(x))))
+
+
+class CNN(nn.Module):
+    def __init__(self, n_in: int, n_out: int, config: RunConfig) -> None:
+        super().__init__()
+        if n_in != CNN_SIDE * CNN_SIDE:
+            raise ValueError(f"arch cnn reads {CNN_SIDE}x{CNN_SIDE} images; the dataset has {n_in} features")
+        plan = cnn_plan(config)
+        self.blocks = nn.ModuleList(ConvBlock(layer, config) for layer in plan)
+        self.head = nn.Linear(plan[-1].c_out, n_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.view(-1, 1, CNN_SIDE, CNN_SIDE)
+        for block in self.blocks:
+            h = block(h)
+        return self.head(h.mean((2, 3)))
+
+    def hidden_weights(self) -> list[torch.Tensor]:
+        return [b.conv.weight for b in self.blocks]
+
+
+def layer_names(config: RunConfig) -> list[str]:
+    """The measured layers' names (RunConfig.layer_names): module paths for resmlp and cnn."""
+    return config.layer_names()
+
+
+MODELS = {"mlp": MLP, "resmlp": ResMLP, "cnn": CNN}
+
+
+def build_model(config: RunConfig, n_in: int, n_out: int) -> "MLP | ResMLP | CNN":
     """The network of `config`, every Linear (head included) initialised by its scheme.
 
     Initialisation draws from a private RNG seeded with ``config.seed``, so the same config gives
@@ -127,7 +176,7 @@ def build_model(config: RunConfig, n_in: int, n_out: int) -> "MLP | ResMLP":
             model = ResMLP(n_in, n_out, config)
             init_linear(model.proj, config)
         else:
-            model = MLP(n_in, n_out, config)
+            model = MODELS[config.arch](n_in, n_out, config)
         for block in model.blocks:
             init_linear(block.linear, config)
             if config.fixup:  # Fixup / zero gamma: every branch starts at zero, the block as identity

@@ -152,12 +152,12 @@ def _lane_manifest(prefix: str, cfg: RunConfig) -> tuple[dict[str, _Expect], dic
     The network's tensor shapes come from building it on torch's meta device: no memory.
     """
     from initviz.engine.data import dataset_info
-    from initviz.engine.model import MLP, ResMLP
+    from initviz.engine.model import MODELS
     from initviz.engine.probes import hist_specs
 
     info = dataset_info(cfg.dataset, cfg.input_dim)  # gaussian inputs: input_dim features
     with torch.device("meta"):
-        meta = (ResMLP if cfg.arch == "resmlp" else MLP)(info.n_features, info.n_classes, cfg)
+        meta = MODELS[cfg.arch](info.n_features, info.n_classes, cfg)
     req: dict[str, _Expect] = {}
     L = cfg.depth
     for name in _SCALARS:

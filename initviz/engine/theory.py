@@ -20,6 +20,15 @@ the branch adds its variance to the stream's. He + ReLU + A = 1: E[relu(z)^2] = 
 so q doubles per block; under BatchNorm q grows by A^2 * width Var(w) E[phi^2 | N(0, 1)] per block
 (linearly); A = 1/sqrt(depth) keeps it within (1 + 1/depth)^depth < e; Fixup's zero branches keep q_0.
 Backward: Var(dL/ds_{l-1}) = Var(dL/ds_l) * (1 + A^2 width Var(w_l) E[phi'(z_l)^2] / keep [/ Var(s_{l-1}) under BN]).
+Convolutional (arch cnn, conv 3x3 with zero padding 1, inits.cnn_plan), the same recursion with
+fan = C * k * k as torch counts it, to first order in the zero padding (every position taken alike):
+    q_1(x) = Var(w_1) * T_1 * |x|^2 / 64 + Var(b),   q_l(x) = Var(w_l) * C_in * T_l * E[phi(z)^2 | q_{l-1}(x)] / keep + Var(b)
+where T_l = the mean number of the k*k taps that land inside the image (9 in the interior, 4 at a corner:
+8x8 -> T = 7.6, 4x4 -> 6.3, 2x2 -> 4), so even Kaiming fan_in loses a share 1 - T/9 of the variance per
+layer. Backward, each input position feeds T'_l = (outputs * taps inside) / inputs per layer (9 at stride
+1 without padding, about 9/4 at stride 2): Var(dL/dh_l) = C_out T'_{l+1} Var(w_{l+1}) E[phi'^2] / keep
+Var(dL/dh_{l+1}); the weight gradient's norm sums over the layer's P_l output positions. Approximate:
+q in fact differs between border and interior positions (and the digits' border pixels are blank).
 Limits: infinite width (one network of width 256 strays from it by up to ~1.4x at depth 20 for
 ReLU: see :func:`Theory.band`), and at init only (training moves the weights away).
 """
@@ -158,6 +167,8 @@ def predict(config: RunConfig, x_train: torch.Tensor) -> Theory:
     x = x_train.detach().double().cpu().numpy()
     if config.arch == "resmlp":
         return _freeze(_predict_residual(config, x))
+    if config.arch == "cnn" and config.init.scheme not in ("zeros", "constant"):
+        return _freeze(_predict_cnn(config, x))
     if config.init.scheme in ("zeros", "constant"):
         return _freeze(_identical_units(config, x))
     fans = hidden_fans(config, x.shape[1])
@@ -280,6 +291,69 @@ def _predict_residual(config: RunConfig, x: np.ndarray) -> Theory:
         np.array(pre_std), np.array(act_std), gains,
         act_mean=np.array(act_mean), saturation=np.full(depth, np.nan), weight_grad_gain=wg,
         branch_std=np.array(branch_std), n_inputs=len(x), config=config,
+    )
+
+
+def _taps(size_in: int, stride: int, kernel: int = 3) -> tuple[float, float]:
+    """(mean taps inside the image per output position, mean (output, tap) pairs per input position)
+    along one axis of a conv with zero padding kernel // 2."""
+    pad = kernel // 2
+    size_out = (size_in + 2 * pad - kernel) // stride + 1
+    inside = sum(1 for o in range(size_out) for k in range(kernel) if 0 <= o * stride + k - pad < size_in)
+    return inside / size_out, inside / size_in
+
+
+def _predict_cnn(config: RunConfig, x: np.ndarray) -> Theory:
+    """The convolutional recursion (module docstring) for arch cnn."""
+    from initviz.engine.inits import cnn_plan
+
+    plan = cnn_plan(config)
+    kgain = kaiming_gain(config)
+    mean = bias_value(config) if config.init.scheme != "pytorch_default" else 0.0
+    keep = 1.0 - config.dropout
+    r, weight = input_groups(x)  # |x|^2 per group of inputs: 64 pixels
+    var_ws = [predicted_std(config.init, c.fan_in, c.fan_out, kgain) ** 2 for c in plan]
+    fwd = [_taps(c.side_in, c.stride)[0] ** 2 for c in plan]  # taps inside, per output position
+    bwd = [_taps(c.side_in, c.stride)[1] ** 2 for c in plan]  # pairs per input position
+    pre_std, act_std, act_mean, saturation, ed2s, signals, raw_q = [], [], [], [], [], [], []
+    eh2 = r / (x.shape[1] or 1)  # E[x^2] per pixel, per input
+    for c, var_w, t in zip(plan, var_ws, fwd):
+        signal = c.c_in * t * eh2  # sum of h^2 over the taps inside the image
+        var_b = predicted_bias_std(config, c.fan_in) ** 2
+        q = var_w * signal + var_b
+        raw_q.append(float(weight @ q))
+        m_layer = 0.0 if config.batchnorm else mean
+        if config.batchnorm:
+            q = np.where(q > 0, 1.0, 0.0)
+        e1, e2, ed2 = gauss.moments_fast(config.activation, m_layer, q)
+        pre_std.append(np.sqrt(weight @ q))
+        mu = weight @ e1
+        act_mean.append(mu)
+        act_std.append(np.sqrt(max(weight @ e2 - mu**2, 0.0)))
+        saturation.append(weight @ gauss.saturated_fraction(config.activation, np.full_like(q, m_layer), q))
+        ed2s.append(ed2)
+        signals.append(signal)
+        eh2 = e2 / keep
+    depth = len(plan)
+    g2 = [np.ones_like(r) for _ in range(depth)]  # per input: Var(dL/dh_l) / Var(dL/dh_L), per element
+    for layer in range(depth - 2, -1, -1):
+        nxt = plan[layer + 1]
+        factor = nxt.c_out * bwd[layer + 1] * var_ws[layer + 1] * ed2s[layer + 1] / keep
+        if config.batchnorm:  # BatchNorm divides the gradient by the batch std of its input
+            factor = factor / raw_q[layer + 1] if raw_q[layer + 1] > 0 else np.zeros_like(factor)
+        g2[layer] = g2[layer + 1] * factor
+    gains = np.sqrt(np.array([weight @ g for g in g2]))
+    # |dL/dW_l|^2 ~ C_out P_l sum_taps E[h^2] E[phi'^2] Var(dL/dh_l) (cross terms between positions dropped)
+    wg = []
+    for layer, c in enumerate(plan):
+        inp = signals[layer] if not config.batchnorm else 1.0 / max(var_ws[layer], 1e-300)
+        wg.append(c.c_out * c.side_out**2 * (weight @ (ed2s[layer] * g2[layer] * inp)))
+    wg = np.sqrt(np.array(wg))
+    wg = wg / wg[-1] if wg[-1] > 0 else np.full(depth, np.nan)
+    return Theory(
+        np.array(pre_std), np.array(act_std), gains,
+        act_mean=np.array(act_mean), saturation=np.array(saturation), weight_grad_gain=wg,
+        n_inputs=len(x), config=config,
     )
 
 

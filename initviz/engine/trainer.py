@@ -71,7 +71,7 @@ class Trainer:
         self.model.train()
         self.optimizer = make_optimizer(self.model, cfg)
         self.batches = BatchStream(self.data, cfg.batch_size, cfg.seed)
-        self.probe = LayerProbe(self.model)
+        self.probe = LayerProbe(self.model) if cfg.arch != "cnn" else _any_probe(self.model, cfg)
         self._hidden = self.model.hidden_weights()  # the same Parameter objects for the whole run
         self.branch_probe = BranchProbe(self.model, follow=self.probe) if cfg.arch == "resmlp" else None
         self.specs = hist_specs(cfg.activation)
@@ -94,7 +94,9 @@ class Trainer:
 
     @property
     def layer_names(self) -> list[str]:
-        return [str(i + 1) for i in range(self.config.depth)]
+        from initviz.engine.model import layer_names
+
+        return layer_names(self.config)
 
     @property
     def latest(self) -> StepRecord:
@@ -251,7 +253,8 @@ class Trainer:
     def _emit(self, update_norms: Optional[tuple[np.ndarray, np.ndarray]], train_seconds: float) -> StepRecord:
         t0 = time.perf_counter()
         cfg = self.config
-        raw = measure_layers(self.probe, cfg.activation, self.specs)
+        general = not isinstance(self.probe, LayerProbe)  # arch cnn: per-layer shapes (anyprobe.py)
+        raw = self.probe.measure() if general else measure_layers(self.probe, cfg.activation, self.specs)
         weights = self._hidden
         with torch.no_grad():
             grads = [w.grad if w.grad is not None else torch.zeros_like(w) for w in weights]
@@ -268,7 +271,7 @@ class Trainer:
             parts[k] = host[pos : pos + n].reshape(raw[k].shape)
             pos += n
         branch_std = freeze(parts.pop("branch_std")) if self.branch_probe is not None else None
-        layers = finish_layers(parts, self.probe, cfg.activation, self.specs)
+        layers = self.probe.finish(parts) if general else finish_layers(parts, self.probe, cfg.activation, self.specs)
         w_norm, w_sum = self._current_weight_norms()
         layers.update(weight_stats(parts["grad_norm"], w_norm, w_sum, self.probe.numels_np(weights), weights,
                                    update_norms))
@@ -299,6 +302,14 @@ class Trainer:
         )
         self.history.append(rec)
         return rec
+
+
+def _any_probe(model: torch.nn.Module, cfg: RunConfig) -> "AnyProbe":
+    """The general probe on each block's activation, named by the block's conv (model.layer_names)."""
+    from initviz.engine.anyprobe import AnyProbe, points_for
+    from initviz.engine.model import layer_names
+
+    return AnyProbe(points_for((n, b.act, cfg.activation) for n, b in zip(layer_names(cfg), model.blocks)))
 
 
 @dataclass(frozen=True)

@@ -529,7 +529,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _config_summary(c: RunConfig) -> str:
         extras = (" · BatchNorm" if c.batchnorm else "") + (f" · dropout {c.dropout:g}" if c.dropout else "")
         return (
-            f"{c.depth} hidden layers × {c.width} units · {c.activation} · init {c.init.label()} · {c.dataset} · "
+            f"{c.network_label()} · {c.activation} · init {c.init.label()} · {c.dataset} · "
             f"{c.optimizer} lr {c.lr:g} · batch {c.batch_size} · seed {c.seed}{extras}"
         )
 

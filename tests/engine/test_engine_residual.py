@@ -181,7 +181,7 @@ def test_residual_scale_needs_resmlp_and_arch_is_a_choice() -> None:
         RunConfig(residual_scale="fixup").validate()
     assert info.value.field == "residual_scale" and "resmlp" in info.value.allowed
     with pytest.raises(ConfigError) as info:
-        RunConfig(arch="cnn").validate()
+        RunConfig(arch="transformer").validate()  # cnn became an arch of its own (#14)
     assert info.value.field == "arch" and "mlp, resmlp" in info.value.allowed
     assert RunConfig().arch == "mlp" and RunConfig().residual_scale == 1.0
 

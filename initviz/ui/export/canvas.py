@@ -82,7 +82,7 @@ def export_mode(root: QtWidgets.QWidget) -> Iterator[None]:
 def config_summary(frame: Frame) -> str:
     """One line on the network and the training, shared by all lanes (the init is per lane)."""
     c = frame.main.config
-    parts = [f"{c.depth} hidden layers × {c.width} units", c.activation if len({l.config.activation for l in frame.lanes}) == 1 else "",
+    parts = [c.network_label(), c.activation if len({l.config.activation for l in frame.lanes}) == 1 else "",
              c.dataset, f"{c.optimizer} lr {c.lr:g}", f"batch {c.batch_size}", f"seed {c.seed}"]  # fmt: skip
     if len(frame.lanes) == 1:
         parts.insert(1, f"init {c.init.label()}")

@@ -11,6 +11,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from initviz.engine.config import (
     ACTIVATIONS,
+    ARCHS,
+    CNN_DATASETS,
     DATASETS,
     DEVICES,
     INIT_SCHEMES,
@@ -38,6 +40,7 @@ SCHEME_PARAMS: dict[str, tuple[str, ...]] = {
     "orthogonal": ("init.gain",),
     "pytorch_default": (),
 }
+COUPLED = ("arch", "dataset", "residual_scale")  # checked together: each alone may be refused by the others
 INIT_PARAMS = ("init.std", "init.value", "init.bound", "init.gain", "init.mode", "init.nonlinearity")
 
 
@@ -48,15 +51,34 @@ class FieldSpec:
     kind: str  # "choice", "int", "float", "bool"
     tip: str
     choices: tuple[str, ...] = ()
+    values: tuple[Any, ...] = ()  # the config value of each choice, where it is not the text itself
 
 
 SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
     (
         "Network",
         (
-            FieldSpec("dataset", "Dataset", "choice", "The task: 2-D toy sets or 8x8 digits.", DATASETS),
-            FieldSpec("depth", "Hidden layers", "int", "Number of hidden layers (1 to 200)."),
-            FieldSpec("width", "Width", "int", "Units in every hidden layer."),
+            FieldSpec(
+                "arch",
+                "Architecture",
+                "choice",
+                "mlp: Linear -> φ layers. resmlp: residual blocks h + A·Linear(φ(h)) after an input projection. "
+                "cnn: conv 3×3 layers on the 8x8 digits, channels doubling at each stride-2 stage "
+                "(fan_in = C_in·3·3, fan_out = C_out·3·3, as torch counts them).",
+                ARCHS,
+            ),
+            FieldSpec(
+                "residual_scale",
+                "Residual scale A",
+                "choice",
+                "resmlp: each block adds A·f(h). 1: the stream's variance grows every block; 1/√depth: it stays "
+                "bounded; fixup: A = 1 with every branch's Linear starting at zero (each block starts as the identity).",
+                ("1", "1/√depth", "fixup"),
+                (1.0, "1/sqrt(depth)", "fixup"),
+            ),
+            FieldSpec("dataset", "Dataset", "choice", "The task: 2-D toy sets or 8x8 digits (cnn: digits only).", DATASETS),
+            FieldSpec("depth", "Hidden layers", "int", "Number of hidden layers, residual blocks or conv layers (1 to 200)."),
+            FieldSpec("width", "Width", "int", "Units in every hidden layer (cnn: channels of the first stage; ×2 per stage)."),
             FieldSpec("activation", "Activation φ", "choice", "Nonlinearity after every hidden layer.", ACTIVATIONS),
             FieldSpec("batchnorm", "BatchNorm", "bool", "BatchNorm1d between each hidden Linear and its activation."),
             FieldSpec("dropout", "Dropout", "float", "Dropout probability after each hidden activation (0 to 0.95)."),
@@ -129,6 +151,7 @@ class _Field:
 
     def __init__(self, spec: FieldSpec, on_change: Any) -> None:
         self.spec = spec
+        self.values = list(spec.values)
         if spec.kind == "choice":
             w: QtWidgets.QWidget = QtWidgets.QComboBox()
             for c in spec.choices:
@@ -167,6 +190,8 @@ class _Field:
     def value(self) -> Any:
         w = self.editor
         if isinstance(w, QtWidgets.QComboBox):
+            if self.values:
+                return self.values[max(w.currentIndex(), 0)]
             return w.currentText()
         if isinstance(w, QtWidgets.QCheckBox):
             return w.isChecked()
@@ -178,7 +203,12 @@ class _Field:
         w = self.editor
         w.blockSignals(True)
         try:
-            if isinstance(w, QtWidgets.QComboBox):
+            if isinstance(w, QtWidgets.QComboBox) and self.values:
+                if value not in self.values:  # a number a scenario or a file set: offer it as a choice
+                    self.values.append(value)
+                    w.addItem(f"{value:g}" if isinstance(value, float) else str(value))
+                w.setCurrentIndex(self.values.index(value))
+            elif isinstance(w, QtWidgets.QComboBox):
                 w.setCurrentIndex(max(w.findText(str(value)), 0))
             elif isinstance(w, QtWidgets.QCheckBox):
                 w.setChecked(bool(value))
@@ -517,12 +547,23 @@ class ExperimentPanel(QtWidgets.QWidget):
             names.discard("bias_init")
         if self.fields["optimizer"].value() != "sgd":
             names.discard("momentum")
+        if self.fields["arch"].value() != "resmlp":
+            names.discard("residual_scale")
         return names
 
     def _changed(self, *_: Any, keep_scenario: bool = False) -> None:
+        arch = self.fields["arch"].value()
+        if arch != getattr(self, "_arch_shown", arch):  # a newly picked architecture brings what it needs
+            if arch == "cnn" and self.fields["dataset"].value() not in CNN_DATASETS:
+                self.fields["dataset"].set_value(CNN_DATASETS[0])
+            if arch != "resmlp":
+                self.fields["residual_scale"].set_value(1.0)
+        self._arch_shown = arch
         visible = self._visible_names()
         errors: dict[str, str] = {}
-        top: dict[str, Any] = {}
+        # the architecture's fields depend on each other (cnn needs the digits, residual_scale resmlp)
+        coupled = dataclasses.replace(self.applied, **{n: self.fields[n].value() for n in COUPLED})
+        top: dict[str, Any] = {} if arch == "resmlp" else {"residual_scale": 1.0}
         init: dict[str, Any] = {}
         for name, f in self.fields.items():
             f.set_visible(name in visible)
@@ -530,7 +571,12 @@ class ExperimentPanel(QtWidgets.QWidget):
                 continue  # hidden fields keep the applied value
             value = f.value()
             try:
-                with_value(self.applied, name, value)
+                try:
+                    with_value(self.applied, name, value)
+                except ConfigError:
+                    if name not in COUPLED:
+                        raise
+                    with_value(coupled, name, value)  # valid together with the other architecture fields
             except ConfigError as exc:
                 errors[name] = str(exc)
                 continue
