@@ -43,6 +43,7 @@ from initviz.engine.usercode import UserCodeError, call_user
 
 DEFAULT_BATCH = 32
 RANDOM_POOL = 8  # random batches cycle through this many, so training has something to fit
+MAX_RANDOM_VALUES = 2**28  # float32 values in the pool of random batches: 1 GB at most
 
 
 def forward(model: nn.Module, x: Any) -> Any:
@@ -122,6 +123,9 @@ class BatchSource:
                 raise ConfigError("classes", classes, "expected 1 to 100000 classes")
             if not 1 <= int(batch_size) <= 4096:
                 raise ConfigError("batch_size", batch_size, "expected 1 to 4096")
+            if int(batch_size) * math.prod(shape) * RANDOM_POOL > MAX_RANDOM_VALUES:
+                raise ConfigError("batch_size", batch_size, f"{RANDOM_POOL} random batches of {int(batch_size)} x "
+                                  f"{'x'.join(map(str, shape))} would hold more than {MAX_RANDOM_VALUES:,} values (1 GB); use a smaller batch")  # fmt: skip
             self.input_shape = shape
         self.make = make
         self.classes, self.batch_size, self.seed = int(classes), int(batch_size), int(seed)

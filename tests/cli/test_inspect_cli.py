@@ -97,6 +97,7 @@ def test_import_error_names_their_line(tmp_path: Path, capsys) -> None:
         (["{f}:build", "--input-shape", "8", "--lanes", "as_built,bogus"], "lanes: 'bogus' is not allowed"),
         (["{f}", "--input-shape", "8"], "is not FILE.py:NAME"),
         (["{f}:build", "--input-shape", "a,b"], "--input-shape: 'a,b' is not a shape"),
+        (["{f}:build", "--input-shape", "3,1024,1024", "--batch-size", "4096"], "would hold more than 268,435,456 values"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_2(user_file: Path, capsys, tmp_path: Path, args: list[str], message: str) -> None:
