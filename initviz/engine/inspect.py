@@ -699,7 +699,7 @@ def inspect(model: "nn.Module | Callable[[], nn.Module]", batch: Any = None, *, 
     if batch is None:
         source = BatchSource(input_shape=input_shape, classes=classes, batch_size=batch_size, seed=seed)
     else:
-        source = BatchSource(batch if callable(batch) and not _is_batch(batch) else (lambda: batch), name="the batches")
+        source = BatchSource(lambda: batch, name="the batches")  # a batch, an iterable of them, or a callable giving one
     got = ModelLanes(factory, source, lane_list(lanes), seed=seed, lr=lr, momentum=momentum, optimizer=optimizer)
     if steps:
         got.step(int(steps))

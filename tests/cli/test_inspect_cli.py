@@ -43,6 +43,10 @@ GOOD = textwrap.dedent('''
 
     def not_a_model():
         return {"model": 1}
+
+
+    def linear_only():
+        return nn.Linear(8, 3)
 ''')
 
 
@@ -97,6 +101,7 @@ def test_import_error_names_their_line(tmp_path: Path, capsys) -> None:
         (["{f}:build", "--input-shape", "8", "--lanes", "as_built,bogus"], "lanes: 'bogus' is not allowed"),
         (["{f}", "--input-shape", "8"], "is not FILE.py:NAME"),
         (["{f}:build", "--input-shape", "a,b"], "--input-shape: 'a,b' is not a shape"),
+        (["{f}:linear_only", "--input-shape", "8"], "the model has no activation module to measure (nn.ReLU, nn.Tanh"),
         (["{f}:build", "--input-shape", "3,1024,1024", "--batch-size", "4096"], "would hold more than 268,435,456 values"),
     ],
 )

@@ -332,3 +332,37 @@ def test_initviz_inspect_from_python_on_one_batch() -> None:
     assert got.records[0].act_std[0] == pytest.approx(float(h.double().std(correction=0)), rel=1e-5)
     assert got.diagnosis == ["healthy: no layer saturated, dead, collapsed or exploding"]
     assert got.report().splitlines()[0].startswith("as built: step 2, loss ")
+
+
+def test_batches_from_a_callable_a_generator_or_a_list(model_file: Path) -> None:
+    """A callable is asked for a new batch every step; a used-up generator is asked for anew; a list cycles."""
+    mod = _module(model_file)
+    data = mod.flat_batches()
+    calls = []
+
+    def give():
+        calls.append(1)
+        return data[len(calls) % 3]
+
+    got = inspect(mod.inplace, give, steps=3)
+    assert len(calls) == 4  # record 0 and three steps
+    made = []
+
+    def gen():
+        made.append(1)
+        yield from data[:2]
+
+    lanes = ModelLanes(mod.inplace, BatchSource(gen))
+    lanes.step(4)  # 5 batches from a generator of 2: asked again twice
+    assert len(made) == 3
+    class Loader:  # re-iterable like a list or a DataLoader
+        iters = 0
+
+        def __iter__(self):
+            Loader.iters += 1
+            return iter(data)
+
+    listed = ModelLanes(mod.inplace, BatchSource(Loader))
+    listed.step(3)  # 4 batches from 3: iterated again, not rebuilt
+    assert Loader.iters == 2
+    assert [r.step for r in listed.trainers[0].history] == [0, 1, 2, 3]
