@@ -63,6 +63,14 @@ def predicted_std(spec: InitSpec, fan_in: int, fan_out: int, kgain: float = 1.0)
     raise ValueError(f"unknown init scheme {s!r}")
 
 
+def conv_weight_std(spec: InitSpec, layer: ConvLayer, kgain: float = 1.0) -> float:
+    """predicted_std for a conv layer: torch's fans, except orthogonal, which torch applies to the weight
+    flattened to (C_out, C_in*k*k): its rows or columns are orthonormal, so std = gain/sqrt(max of those)."""
+    if spec.scheme == "orthogonal":
+        return spec.gain / math.sqrt(max(layer.c_out, layer.fan_in))
+    return predicted_std(spec, layer.fan_in, layer.fan_out, kgain)
+
+
 def predicted_bias_std(config: RunConfig, fan_in: int) -> float:
     """Spread of the bias entries: pytorch_default's own, or ``bias_std`` (zeros: none)."""
     if config.init.scheme == "pytorch_default":
@@ -167,7 +175,10 @@ def describe_init(config: RunConfig, n_features: int | None = None) -> InitInfo:
 
         n_features = dataset_info(config.dataset, config.input_dim).n_features
     kgain = kaiming_gain(config)
-    stds = np.array([predicted_std(config.init, fi, fo, kgain) for fi, fo in hidden_fans(config, n_features)])
+    if config.arch == "cnn":
+        stds = np.array([conv_weight_std(config.init, layer, kgain) for layer in cnn_plan(config)])
+    else:
+        stds = np.array([predicted_std(config.init, fi, fo, kgain) for fi, fo in hidden_fans(config, n_features)])
     if config.fixup:
         stds = np.zeros(config.depth)  # Fixup zero-initialises every branch's Linear
     formula = FORMULAS[config.init.scheme]

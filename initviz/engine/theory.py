@@ -305,14 +305,14 @@ def _taps(size_in: int, stride: int, kernel: int = 3) -> tuple[float, float]:
 
 def _predict_cnn(config: RunConfig, x: np.ndarray) -> Theory:
     """The convolutional recursion (module docstring) for arch cnn."""
-    from initviz.engine.inits import cnn_plan
+    from initviz.engine.inits import cnn_plan, conv_weight_std
 
     plan = cnn_plan(config)
     kgain = kaiming_gain(config)
     mean = bias_value(config) if config.init.scheme != "pytorch_default" else 0.0
     keep = 1.0 - config.dropout
     r, weight = input_groups(x)  # |x|^2 per group of inputs: 64 pixels
-    var_ws = [predicted_std(config.init, c.fan_in, c.fan_out, kgain) ** 2 for c in plan]
+    var_ws = [conv_weight_std(config.init, c, kgain) ** 2 for c in plan]
     fwd = [_taps(c.side_in, c.stride)[0] ** 2 for c in plan]  # taps inside, per output position
     bwd = [_taps(c.side_in, c.stride)[1] ** 2 for c in plan]  # pairs per input position
     pre_std, act_std, act_mean, saturation, ed2s, signals, raw_q = [], [], [], [], [], [], []

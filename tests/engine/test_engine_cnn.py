@@ -52,6 +52,15 @@ def test_kaiming_mode_sets_the_weight_std_and_the_formula_says_it(mode):
     assert "(layer 1: 9, 288)" in info.formula  # 32 channels out of one: fan_out = 32*9
 
 
+@pytest.mark.parametrize("scheme", ["orthogonal", "xavier_normal", "pytorch_default", "lecun_normal"])
+def test_predicted_weight_std_of_every_conv(scheme):
+    cfg = cnn_config(depth=3, width=16, init=scheme)
+    model = build_model(cfg, 64, 10)
+    for block, predicted in zip(model.blocks, describe_init(cfg).weight_std):
+        w = block.conv.weight.detach().double()
+        assert float(w.std(unbiased=False)) == pytest.approx(predicted, rel=0.1), (scheme, tuple(w.shape))
+
+
 def test_cnn_needs_the_digits():
     with pytest.raises(ConfigError, match="dataset.*8x8"):
         RunConfig(arch="cnn", dataset="spirals").validate()
