@@ -344,6 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep_cli.add_parser(sub)
 
+    from initviz import inspect_cli  # initviz inspect: your own model
+
+    inspect_cli.add_parser(sub)
+
     app = sub.add_parser("app", help="open the window (the default with no command)",
                          description="Open the initviz window, optionally on a given configuration.")
     _add_config_flags(app)

@@ -191,8 +191,11 @@ class Engine:
 
         self.mailbox = mailbox if mailbox is not None else Mailbox()
         self.clock = clock
-        configs, names = lane_spec(spec)
-        self.lanes = Lanes(configs, names)
+        if callable(spec):  # a factory of ready-made lanes (initviz inspect's ModelLanes): built here, in the worker
+            self.lanes = spec()
+        else:
+            configs, names = lane_spec(spec)
+            self.lanes = Lanes(configs, names)
         self.infos: list[Any] = []
         self.grids: Optional[tuple[Any, ...]] = None
         self.last_grid = -1e9
@@ -224,7 +227,8 @@ class Engine:
     def _describe(self) -> None:
         from initviz.engine.inits import describe_init
 
-        self.infos = [describe_init(t.config) for t in self.lanes.trainers]
+        # trainer-like lanes may describe their own init (a user's model is not the configured MLP)
+        self.infos = [t.init_info() if hasattr(t, "init_info") else describe_init(t.config) for t in self.lanes.trainers]
 
     def _rebuilt(self, lanes: Any) -> None:
         """Take ``lanes`` as the run (a new network): stop, forget speed figures and grids."""
@@ -341,6 +345,10 @@ class Engine:
                 raise ValueError(f"{sps} steps per second is not a speed")
             self.interval = None if sps is None else 1.0 / float(sps)
             self.next_due = self.clock()
+        elif isinstance(cmd, (Reset, Reseed)) and hasattr(self.lanes, "rebuilt"):  # ready-made lanes rebuild themselves
+            self._rebuilt(self.lanes.rebuilt(None if isinstance(cmd, Reset) else self.lanes.seed + 1))
+        elif isinstance(cmd, (ApplyLane, AddLane)) and hasattr(self.lanes, "rebuilt"):
+            raise ConfigError("lanes", type(cmd).__name__, "an inspected model's lanes are set when it is opened (--lanes)")
         elif isinstance(cmd, Reset):  # built beside the old lanes: a failure leaves those as they were
             self._rebuilt(lanes_mod.Lanes(self.lanes.configs, self.lanes.names))
         elif isinstance(cmd, Reseed):

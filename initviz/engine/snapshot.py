@@ -89,6 +89,8 @@ class LaneView:
     @classmethod
     def of(cls, name: str, trainer: Any, info: Any = None, grid: Any = None) -> "LaneView":
         """The view of a live Trainer; ``info``: its describe_init (computed when not given)."""
+        if info is None and hasattr(trainer, "init_info"):  # a trainer-like lane that describes its own init
+            info = trainer.init_info()
         if info is None:
             from initviz.engine.inits import describe_init
 
