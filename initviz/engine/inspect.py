@@ -419,6 +419,7 @@ class ModelTrainer:
         self.theory = nan_theory(len(self.layers))
         self.data = _NoData()
         self.step_count = 0
+        self.model_label = type(model).__name__  # what the window and slides call the network
         self.diverged_at: Optional[tuple[int, int]] = None
         self.init_guess = [guess_init(m.weight, l.kind) if m is not None else None
                            for m, l in zip(self._weight_modules, self.layers)]  # fmt: skip
@@ -578,6 +579,7 @@ class ModelLanes:
             reinit(m, scheme, seed, following)
             t = ModelTrainer(m, self.layers, scheme, lr=lr, momentum=momentum, optimizer=optimizer, seed=seed, files=files,
                              batch_size=batch_size_of(first[0]), history=History(max_bytes=HISTORY_BYTES // len(self.schemes)))  # fmt: skip
+            t.model_label = f"{type(model).__name__}: {len(self.layers)} probe points · {batches.describe()}"
             t.start(first)
             self.trainers.append(t)
         self.names = [LANE_NAMES.get(s, s) for s in self.schemes]

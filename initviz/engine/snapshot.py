@@ -62,6 +62,9 @@ class LaneView:
     predicted_weight_std: Optional[np.ndarray] = None  # describe_init(config).weight_std
     init_formula: str = ""
     layer_names: tuple[str, ...] = ()
+    # a user's model (initviz inspect): what it is and what it trains on, said in place of the
+    # built-in network's shape, activation and dataset (empty for the built-in architectures)
+    model_label: str = ""
     grid: Any = None  # engine DecisionGrid of the newest weights, or None (not 2-D data / not computed)
     latest_record: Optional[StepRecord] = None  # the trainer's newest record (default: records[-1])
 
@@ -103,6 +106,7 @@ class LaneView:
             predicted_weight_std=info.weight_std,
             init_formula=info.formula,
             layer_names=tuple(trainer.layer_names),
+            model_label=str(getattr(trainer, "model_label", "")),
             grid=grid,
             latest_record=trainer.latest,
         )

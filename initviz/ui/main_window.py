@@ -368,7 +368,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if state is None:
             return
         lane = next((v for v in state.lanes if v.name == self.selected_lane), state.lanes[0])
-        text = self._config_summary(lane.config)
+        text = self._config_summary(lane.config, lane.model_label)
         if len(state.lanes) > 1:
             text = f"Lane {state.lanes.index(lane) + 1} ({_short(lane.name)}): {text}"
         self.statusBar().showMessage(text)
@@ -560,12 +560,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.activations.set_kind("pre" if checked else "act")
 
     @staticmethod
-    def _config_summary(c: RunConfig) -> str:
+    def _config_summary(c: RunConfig, model: str = "") -> str:
+        """``model``: a user's model's own label (initviz inspect), said instead of the built-in network's."""
         extras = (" · BatchNorm" if c.batchnorm else "") + (f" · dropout {c.dropout:g}" if c.dropout else "")
-        return (
-            f"{c.network_label()} · {c.activation} · init {c.init.label()} · {c.dataset} · "
-            f"{c.optimizer} lr {c.lr:g} · batch {c.batch_size} · seed {c.seed}{extras}"
-        )
+        network = model or f"{c.network_label()} · {c.activation} · init {c.init.label()} · {c.dataset}"
+        return f"{network} · {c.optimizer} lr {c.lr:g} · batch {c.batch_size} · seed {c.seed}{extras}"
 
     # ------------------------------------------------------------------ help, closing
     def show_export(self) -> None:

@@ -113,3 +113,19 @@ def test_an_error_in_their_code_while_training_is_a_box_and_the_window_stays(qtb
     assert window.state.step_count == 2 and "Training stopped at step 2" in window.state.error
     box.close()
     window.close()
+
+
+def test_slides_and_captions_name_the_users_model_not_the_stand_in_config(user_model) -> None:
+    """The header says the model's class and its data, the captions its module paths; the stand-in
+    RunConfig (depth = probe points, dataset 'gaussian') is never shown as if it were the network."""
+    from initviz.engine.snapshot import Snapshot
+    from initviz.ui.export.header import config_summary
+    from initviz.ui.panels.base import Frame
+
+    path, factory, files = user_model
+    lanes = ModelLanes(factory, BatchSource(input_shape=(8,), classes=3, batch_size=16), ("as_built",), files=files)
+    frame = Frame.of(Snapshot.of(lanes))
+    summary = config_summary(frame)
+    assert summary.startswith("Flaky: 6 probe points · random inputs N(0, 1) of shape 16x8")
+    assert "hidden layers" not in summary and "gaussian" not in summary
+    assert frame.main.layer_caption(2) == "layer 3 · blocks.2.1"

@@ -13,6 +13,9 @@ def config_summary(frame: Frame) -> str:
     c = frame.main.config
     parts = [c.network_label(), c.activation if len({l.config.activation for l in frame.lanes}) == 1 else "",
              c.dataset, f"{c.optimizer} lr {c.lr:g}", f"batch {c.batch_size}", f"seed {c.seed}"]  # fmt: skip
+    model = frame.main.view.model_label if frame.main.view is not None else ""
+    if model:  # a user's model: its name and data, not the stand-in config's depth x width and dataset
+        parts[:3] = [model]
     if len(frame.lanes) == 1:
         parts.insert(1, f"init {c.init.label()}")
         if c.batchnorm:

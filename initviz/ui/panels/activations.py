@@ -201,9 +201,8 @@ class ActivationsPanel(Panel):
         stds = rec.act_std if k == "act" else rec.pre_std
         off = off_scale_share(hist, under, over)
         captions, styles = [], []
-        rec_cfg = frame.main.config
         for i in range(rec.depth):
-            text = f"{rec_cfg.layer_caption(i)}   mean {fmt(means[i], 2)}   std {fmt(stds[i], 2)}"
+            text = f"{frame.main.layer_caption(i)}   mean {fmt(means[i], 2)}   std {fmt(stds[i], 2)}"
             text += f"   sat {pct(rec.saturation[i])}   dead {pct(rec.dead[i])}"
             if off[i] > 0.005:
                 text += f"   off-scale {pct(off[i])}"
@@ -216,7 +215,7 @@ class ActivationsPanel(Panel):
         hists = [getattr(lane.record, f"{k}_hist") for lane in frame.lanes]
         if len(frame.lanes) > 1:  # the caption compares the lanes: std and saturation of each
             captions = [
-                f"{rec_cfg.layer_caption(i)}   "
+                f"{frame.main.layer_caption(i)}   "
                 + "   ".join(
                     f"{elide(lane.name)}: std {fmt((lane.record.act_std if k == 'act' else lane.record.pre_std)[i], 2)}"
                     f" sat {pct(lane.record.saturation[i])} dead {pct(lane.record.dead[i])}"

@@ -39,6 +39,13 @@ class Lane:
     view: Optional[LaneView] = field(default=None, compare=False, repr=False)
     index: int = 0  # the lane's place in the run (its colour), also when other lanes are hidden
 
+    def layer_caption(self, i: int) -> str:
+        """'layer 3', or 'layer 3 · blocks.2.conv' where the layer has a module path (i: 0-based)."""
+        names = self.view.layer_names if self.view is not None else ()
+        if i < len(names) and names[i] != str(i + 1):
+            return f"layer {i + 1} · {names[i]}"
+        return self.config.layer_caption(i)
+
     @classmethod
     def of(cls, view: LaneView, colour: str, step: Optional[int] = None, index: int = 0) -> "Lane":
         """The lane ``view`` at ``step`` (the record at or before it; None: the newest)."""

@@ -226,9 +226,9 @@ class GradientsPanel(Panel):
         many = len(frame.lanes) > 1
         for i in range(depth):
             if many:  # the caption compares the lanes
-                text = f"{frame.main.config.layer_caption(i)}   ‖∂L/∂W‖ " + "   ".join(f"{elide(lane.name)}: {fmt(lane.record.grad_norm[i])}" for lane in frame.lanes)
+                text = f"{frame.main.layer_caption(i)}   ‖∂L/∂W‖ " + "   ".join(f"{elide(lane.name)}: {fmt(lane.record.grad_norm[i])}" for lane in frame.lanes)
             else:
-                text = f"{frame.main.config.layer_caption(i)}   ‖∂L/∂W‖ {fmt(rec.grad_norm[i])}   ‖∂L/∂h‖ {fmt(rec.grad_out_norm[i])}"
+                text = f"{frame.main.layer_caption(i)}   ‖∂L/∂W‖ {fmt(rec.grad_norm[i])}   ‖∂L/∂h‖ {fmt(rec.grad_out_norm[i])}"
             bad = [elide(lane.name) for lane in frame.lanes if lane.record.grad_nonfinite[i] > 0]
             if bad:
                 count = sum(int(lane.record.grad_nonfinite[i]) for lane in frame.lanes)
