@@ -173,21 +173,6 @@ def hist_index(x: torch.Tensor, spec: HistSpec, idx: torch.Tensor, scratch: torc
         idx.copy_(scratch)  # float -> int32 truncates; every value is >= 0 here
 
 
-def _offsets(probe: "LayerProbe", L: int, specs: tuple[HistSpec, ...], device: torch.device) -> torch.Tensor:
-    """(len(specs) * L, 1) int32 start of each histogram row in one shared bincount (cached)."""
-    key = ("offsets", L, tuple(s.bins for s in specs))
-    off = probe._cache.get(key)
-    if off is None:
-        starts, pos = [], 0
-        for spec in specs:
-            for _ in range(L):
-                starts.append(pos)
-                pos += spec.bins + 3
-        off = torch.tensor(starts, dtype=torch.int32, device=device).unsqueeze(1)
-        probe._cache[key] = off
-    return off
-
-
 EPS32 = float(torch.finfo(torch.float32).eps)
 ROUNDING = 16 * EPS32  # deviations below this share of |mean| are float32 rounding, not spread
 # Moments come from raw float32 sums (one read of the data each). Where the variance is a small
@@ -281,66 +266,169 @@ def norms(tensors: list[torch.Tensor]) -> torch.Tensor:
     return n
 
 
+def host_norms(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """(L,) float32 L2 norm of each tensor in one call, no overflow check: the host checks
+    (:func:`fix_overflow`), so no device sync per call."""
+    return torch.stack(torch._foreach_norm(tensors))
+
+
+def fix_overflow(norm: np.ndarray, rows: "list[torch.Tensor] | torch.Tensor") -> np.ndarray:
+    """float64 norms of the rows whose float32 norm overflowed to inf (finite values whose
+    squares pass float32's range); NaN and finite norms stay. ``rows[i]``: the values of norm i."""
+    over = np.flatnonzero(np.isposinf(norm))
+    if over.size:
+        norm = norm.astype(np.float64)
+        with torch.no_grad():
+            for i in over.tolist():
+                norm[i] = float(torch.linalg.vector_norm(rows[i], dtype=torch.float64))
+    return norm
+
+
+class _Plan:
+    """The buffers and views :func:`measure_layers` works in, made once per (L, B, W, device,
+    specs): at depth 10 a step's statistics are ~40 torch calls, and rebuilding ~20 views and
+    buffer lookups per step cost a quarter of them again."""
+
+    def __init__(self, L: int, B: int, W: int, like: torch.Tensor, specs: tuple[HistSpec, HistSpec, HistSpec]) -> None:
+        dev = like.device
+        self.key = (L, B, W, dev, specs)
+        self.both = torch.empty((2, L, B, W), dtype=like.dtype, device=dev)  # [0] post, [1] pre
+        self.post, self.pre = self.both[0], self.both[1]
+        self.both_rows = self.both.view(2 * L, -1)
+        self.post2, self.pre2 = self.post.view(L, -1), self.pre.view(L, -1)
+        self.scratch = torch.empty((L, B * W), dtype=torch.float32, device=dev)
+        self.scratch3 = self.scratch.view(L, B, W)
+        self.st = st = hist_stride(B, W)
+        self.n = n = len(range(0, B * W, st))
+        self.post_s, self.pre_s = self.post2[:, ::st], self.pre2[:, ::st]  # strided views, no copy
+        self.idx = torch.empty((3, L, n), dtype=torch.int32, device=dev)
+        self.idx_rows, self.idx_flat = self.idx.view(3 * L, n), self.idx.view(-1)
+        self.fscratch = torch.empty((L, n), dtype=torch.float32, device=dev)
+        self.sample = torch.empty((L, n), dtype=like.dtype, device=dev)
+        # one row of (bins + 3) columns per kind and layer in one shared bincount
+        starts, pos = [], 0
+        for spec in specs:
+            for _ in range(L):
+                starts.append(pos)
+                pos += spec.bins + 3
+        self.offsets = torch.tensor(starts, dtype=torch.int32, device=dev).unsqueeze(1)
+        self.sizes = [L * (spec.bins + 3) for spec in specs]
+        self.minlength = pos
+        self.const = [torch.tensor(1.0 - spec.lo * spec.bins / (spec.hi - spec.lo), device=dev) for spec in specs[:2]]
+
+
+def _plan(probe: "LayerProbe", first: torch.Tensor, specs: tuple[HistSpec, HistSpec, HistSpec]) -> _Plan:
+    B, W = first.shape
+    key = (probe.depth, B, W, first.device, specs)
+    plan = getattr(probe, "_plan", None)
+    if plan is None or plan.key != key or plan.both.dtype != first.dtype:
+        plan = _Plan(probe.depth, B, W, first, specs)
+        probe._plan = plan  # type: ignore[attr-defined]
+        probe._buffers["post"], probe._buffers["pre"] = plan.post, plan.pre  # the slow paths' (L, B, W)
+    return plan
+
+
+def _value_index(const: torch.Tensor, x: torch.Tensor, spec: HistSpec, idx: torch.Tensor,
+                 scratch: torch.Tensor) -> None:
+    """:func:`hist_index` of a value histogram with its constant made once (the same numbers)."""
+    b = spec.bins
+    torch.add(const, x, alpha=b / (spec.hi - spec.lo), out=scratch)
+    scratch.clamp_(0.0, b + 1.0).nan_to_num_(nan=b + 2.0)
+    idx.copy_(scratch)  # float -> int32 truncates; every value is >= 0 here
+
+
 def measure_layers(
     probe: LayerProbe,
     activation: str,
     specs: tuple[HistSpec, HistSpec, HistSpec],
 ) -> dict[str, torch.Tensor]:
     """The big reductions over the captured layers, as device tensors (finished on the host by
-    :func:`finish_layers`). Each full-size tensor is read as few times as possible:
-    post: row sums, norm, and (|h| or |s - 0.5|) once into scratch for saturation and dead
-    units; pre: row sums and norm; gradient: norm; histograms on the documented subsample."""
+    :func:`finish_layers`). Each full-size tensor is read as few times as possible, in as few
+    calls as possible (at depth 10 the calls, not the data, cost): post and pre stacked into one
+    (2, L, B, W) buffer, one row-sum and one norm call for both; (|h| or |s - 0.5|) once into
+    scratch for saturation and dead units; gradient: one norm call; histograms on the documented
+    subsample, one bincount. Overflow and NaN checks run on the host after the one copy
+    (:func:`finish_layers`), not as a device sync per reduction."""
     with torch.no_grad():
-        pre = probe.stacked("pre", probe.pre)  # (L, B, W)
-        post = probe.stacked("post", probe.post)  # (L, B, W)
-        L, B, W = pre.shape
-        post2, pre2 = post.view(L, -1), pre.view(L, -1)
-        out: dict[str, torch.Tensor] = {
-            "post_rows": post.sum(2),  # (L, B)
-            "post_norm": _row_norms(post2),  # (L,)
-            "pre_rows": pre.sum(2),
-            "pre_norm": _row_norms(pre2),
-        }
-        scratch = probe.buffer("scratch", post2, torch.float32)
+        first = probe.post[0]
+        assert first is not None
+        L = probe.depth
+        P = _plan(probe, first, specs)
+        torch.stack(probe.post, out=P.post)  # type: ignore[arg-type]
+        torch.stack(probe.pre, out=P.pre)  # type: ignore[arg-type]
+        rows = P.both.sum(3)  # (2, L, B)
+        nrm = torch.linalg.vector_norm(P.both_rows, dim=1)  # (2L,), inf checked on the host
+        out: dict[str, torch.Tensor] = {"rows": rows, "norms": nrm}
+        scratch = P.scratch
         # saturation: in-place float compares on one scratch copy (bool reductions are slower)
         if activation == "tanh":
-            torch.abs(post2, out=scratch)
-            out["unit_max"] = scratch.view(L, B, W).amax(1)  # (L, W) max |h| over the batch
+            torch.abs(P.post2, out=scratch)
+            out["unit_max"] = P.scratch3.amax(1)  # (L, W) max |h| over the batch
             out["saturated"] = scratch.gt_(TANH_SATURATION).sum(1)
         elif activation == "sigmoid":
-            out["unit_max"] = post.amax(1)  # sigmoid >= 0: max h over the batch
-            torch.sub(post2, 0.5, out=scratch).abs_()
+            out["unit_max"] = P.post.amax(1)  # sigmoid >= 0: max h over the batch
+            torch.sub(P.post2, 0.5, out=scratch).abs_()
             out["saturated"] = scratch.gt_(SIGMOID_SATURATION).sum(1)
         elif activation in RELU_FAMILY:
-            out["unit_max"] = pre.amax(1)  # dead where the pre-activation is <= 0 on every example
+            out["unit_max"] = P.pre.amax(1)  # dead where the pre-activation is <= 0 on every example
         else:
-            out["unit_max"] = torch.abs(post, out=scratch.view_as(post)).amax(1)
+            out["unit_max"] = torch.abs(P.post, out=P.scratch3).amax(1)
 
         # the three histograms of the documented subsample: indices into one buffer, one bincount
-        st = hist_stride(B, W)
-        n = len(range(0, B * W, st))
-        idx = probe.buffer("hist_idx", post2, torch.int32, shape=(3, L, n))
-        fscratch = probe.buffer("hist_f", post2, torch.float32, shape=(L, n))
-        hist_index(post2[:, ::st], specs[0], idx[0], fscratch)  # strided views, no copy
-        hist_index(pre2[:, ::st], specs[1], idx[1], fscratch)
+        idx = P.idx
+        _value_index(P.const[0], P.post_s, specs[0], idx[0], P.fscratch)
+        _value_index(P.const[1], P.pre_s, specs[1], idx[1], P.fscratch)
         grads = probe.grad
-        if all(g is not None for g in grads):
-            # the gradient is read once for its norm and once for the subsample: never stacked whole
-            out["grad_out_norm"] = norms(grads)  # type: ignore[arg-type]
-            has_nan = not bool(torch.isfinite(out["grad_out_norm"]).all())
-            sample = probe.stacked("grad_sample", [g.view(-1)[::st] for g in grads])  # type: ignore[union-attr]
-            hist_index(sample, specs[2], idx[2], fscratch, has_nan)
+        have_grads = all(g is not None for g in grads)
+        if have_grads:
+            # the gradient is read once for its norm and once for the subsample: never stacked whole.
+            # NaN goes to the over column here; finish_layers redoes the layers whose norm is NaN.
+            out["grad_out_norm"] = host_norms(grads)  # type: ignore[arg-type]
+            n, st = P.n, P.st
+            torch.stack([torch.as_strided(g, (n,), (st,)) for g in grads], out=P.sample)  # type: ignore[arg-type]
+            hist_index(P.sample, specs[2], idx[2], P.fscratch, has_nan=False)
         else:  # no backward pass reached the layers: every count 0 (the zeros spread to under)
-            out["grad_out_norm"] = torch.zeros(L, device=post.device)
+            out["grad_out_norm"] = torch.zeros(L, device=first.device)
             idx[2].fill_(0)
-        idx.view(3 * L, n).add_(_offsets(probe, L, specs, post.device))
-        sizes = [L * (spec.bins + 3) for spec in specs]
-        counts = torch.bincount(idx.view(-1), minlength=sum(sizes))
-        for kind, spec, part in zip(("act_h", "pre_h", "grad_h"), specs, counts.split(sizes)):
-            out[kind] = part.view(L, spec.bins + 3)
-        if not all(g is not None for g in grads):
-            out["grad_h"] = torch.zeros(L, specs[2].bins + 3, device=post.device)
+        P.idx_rows.add_(P.offsets)
+        counts = torch.bincount(P.idx_flat, minlength=P.minlength)
+        out["counts"] = counts
+        if not have_grads:
+            out["grad_zero"] = torch.ones(1)
     return out
+
+
+def split_raw(raw: dict[str, np.ndarray], specs: tuple[HistSpec, HistSpec, HistSpec]) -> dict[str, np.ndarray]:
+    """The host arrays of :func:`measure_layers` under finish_layers' keys (views, no copies)."""
+    if "rows" not in raw:
+        return raw
+    rows, nrm = raw.pop("rows"), raw.pop("norms")
+    L = rows.shape[1]
+    raw["post_rows"], raw["pre_rows"], raw["post_norm"], raw["pre_norm"] = rows[0], rows[1], nrm[:L], nrm[L:]
+    counts, pos = raw.pop("counts"), 0
+    for kind, spec in zip(("act_h", "pre_h", "grad_h"), specs):
+        size = L * (spec.bins + 3)
+        raw[kind] = counts[pos : pos + size].reshape(L, spec.bins + 3)
+        pos += size
+    if raw.pop("grad_zero", None) is not None:
+        raw["grad_h"] = np.zeros((L, specs[2].bins + 3))
+    return raw
+
+
+def grad_hist_rows(probe: LayerProbe, layers: list[int], spec: HistSpec) -> np.ndarray:
+    """The exact gradient histogram rows (NaN in its own column) of the listed layers, on the same
+    subsample as :func:`measure_layers` (the slow path, for layers whose gradient holds NaN)."""
+    rows = np.zeros((len(layers), spec.bins + 3))
+    with torch.no_grad():
+        for j, i in enumerate(layers):
+            g = probe.grad[i]
+            assert g is not None
+            st = hist_stride(*g.shape)
+            sample = g.reshape(1, -1)[:, ::st]
+            idx = torch.empty(sample.shape, dtype=torch.int32)
+            hist_index(sample, spec, idx, torch.empty(sample.shape), has_nan=True)
+            rows[j] = torch.bincount(idx.view(-1), minlength=spec.bins + 3).numpy()
+    return rows
 
 
 def count_nonfinite(x: torch.Tensor, layers: list[int]) -> np.ndarray:
@@ -361,13 +449,16 @@ def finish_layers(
     fraction of a torch call. Layers at risk of cancellation and non-finite layers get their
     exact slow paths from the stacked tensors the probe still holds.
     """
-    post_rows, pre_rows = raw["post_rows"], raw["pre_rows"]
+    raw = split_raw(raw, specs)
+    post_rows = np.asarray(raw["post_rows"], dtype=np.float64)  # float32 from the device: sum in float64
+    pre_rows = np.asarray(raw["pre_rows"], dtype=np.float64)
     L, B = post_rows.shape
     pre, post = probe._buffers["pre"], probe._buffers["post"]
     W = post.shape[2]
     res: dict[str, np.ndarray] = {}
     for kind, rows, x in (("act", post_rows, post), ("pre", pre_rows, pre)):
-        mean, within, between, risky = moments_from_sums(rows, raw[f"{'post' if kind == 'act' else 'pre'}_norm"], W)
+        norm = fix_overflow(raw[f"{'post' if kind == 'act' else 'pre'}_norm"], x.view(L, -1))
+        mean, within, between, risky = moments_from_sums(rows, norm, W)
         layer_sum = rows.sum(1)
         finite = np.isfinite(layer_sum)
         redo = np.flatnonzero(risky & finite)
@@ -398,17 +489,24 @@ def finish_layers(
     unit_max = raw["unit_max"]
     with np.errstate(invalid="ignore"):
         res["dead"] = ((unit_max <= 0) if activation in RELU_FAMILY else (unit_max == 0)).sum(1) / W
-    res["grad_out_norm"] = raw["grad_out_norm"].astype(np.float64)
+    have_grads = all(g is not None for g in probe.grad)
+    gnorm = raw["grad_out_norm"]
+    res["grad_out_norm"] = (fix_overflow(gnorm, probe.grad) if have_grads else gnorm).astype(np.float64)  # type: ignore[arg-type]
     gfinite = np.isfinite(res["grad_out_norm"])
     res["grad_nonfinite"] = np.zeros(L)
-    if not gfinite.all() and all(g is not None for g in probe.grad):
+    grad_h = raw["grad_h"]
+    if not gfinite.all() and have_grads:
         with torch.no_grad():
             for i in np.flatnonzero(~gfinite).tolist():
-                res["grad_nonfinite"][i] = float((~torch.isfinite(probe.grad[i])).sum())
+                res["grad_nonfinite"][i] = float((~torch.isfinite(probe.grad[i])).sum())  # type: ignore[arg-type]
+        nan_layers = np.flatnonzero(np.isnan(res["grad_out_norm"]))
+        if nan_layers.size:  # the fast histogram put NaN in the over column: redo those rows exactly
+            grad_h = grad_h.astype(np.float64)
+            grad_h[nan_layers] = grad_hist_rows(probe, nan_layers.tolist(), specs[2])
 
     scale = hist_scale(B, W)
     for kind, spec in zip(("act", "pre", "grad"), specs):
-        h = raw[f"{kind}_h"].astype(np.float64)
+        h = (grad_h if kind == "grad" else raw[f"{kind}_h"]).astype(np.float64)
         if kind == "act" and activation in BOUNDED:  # exactly ±1 (tanh) or 0/1 (sigmoid): edge bins
             b = spec.bins
             h[:, b] += h[:, b + 1]

@@ -22,7 +22,8 @@ from initviz.engine.config import RunConfig
 from initviz.engine.data import BatchStream, Dataset, make_dataset
 from initviz.engine.model import MLP, build_model
 from initviz.engine import optim
-from initviz.engine.probes import LayerProbe, finish_layers, hist_specs, measure_layers, norms, weight_stats
+from initviz.engine.probes import (LayerProbe, finish_layers, fix_overflow, hist_specs, host_norms, measure_layers,
+                                   norms, weight_stats)
 from initviz.engine.record import History, StepRecord, freeze, record_arrays
 from initviz.engine.theory import Theory, predict
 
@@ -258,18 +259,12 @@ class Trainer:
         weights = self._hidden
         with torch.no_grad():
             grads = [w.grad if w.grad is not None else torch.zeros_like(w) for w in weights]
-            raw["grad_norm"] = norms(grads)
+            raw["grad_norm"] = host_norms(grads)
             raw["loss"], raw["correct"] = self._loss.reshape(1), self._correct.reshape(1)
             if self.branch_probe is not None:
                 raw["branch_std"] = self.branch_probe.measure()
-            names = list(raw)
-            flat = torch.cat([raw[k].reshape(-1).double() for k in names])  # the one device -> host copy
-        host = flat.cpu().numpy()
-        parts, pos = {}, 0
-        for k in names:
-            n = raw[k].numel()
-            parts[k] = host[pos : pos + n].reshape(raw[k].shape)
-            pos += n
+            parts = _to_host(raw)
+        parts["grad_norm"] = fix_overflow(parts["grad_norm"], grads)
         branch_std = freeze(parts.pop("branch_std")) if self.branch_probe is not None else None
         layers = self.probe.finish(parts) if general else finish_layers(parts, self.probe, cfg.activation, self.specs)
         w_norm, w_sum = self._current_weight_norms()
@@ -324,6 +319,21 @@ class DecisionGrid:
     labels: np.ndarray  # (N,) their classes
     n_classes: int
     step: int
+
+
+def _to_host(raw: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    """The device tensors as numpy arrays: on the CPU each is a view of its tensor (no copy; the
+    tensors are fresh results nothing writes to again), elsewhere one concatenated transfer."""
+    if all(t.device.type == "cpu" for t in raw.values()):
+        return {k: t.numpy() for k, t in raw.items()}
+    names = list(raw)
+    host = torch.cat([raw[k].reshape(-1).double() for k in names]).cpu().numpy()
+    parts, pos = {}, 0
+    for k in names:
+        n = raw[k].numel()
+        parts[k] = host[pos : pos + n].reshape(raw[k].shape)
+        pos += n
+    return parts
 
 
 def _first_nonfinite(
