@@ -31,6 +31,7 @@ from typing import Callable, Union
 import numpy as np
 
 ArrayLike = Union[float, np.ndarray]
+C_ZERO = 1e-4  # a chaotic c* below this counts as 0 (the fixed point of sigma_b2 = 0, odd phi)
 Z_MAX = 10.0  # |z| beyond this carries < 1e-23 of the Gaussian mass
 SELU_ALPHA = 1.6732632423543772
 SELU_SCALE = 1.0507009873554805
@@ -296,14 +297,20 @@ def _c_star(activation: str, w: np.ndarray, q: np.ndarray, x1: np.ndarray, itera
     if chaotic.any():
         wc, qc = w[chaotic], q[chaotic]
         lo = np.full(wc.shape, math.log(1e-12))  # log(1 - c): the gap grows here
-        hi = np.zeros(wc.shape)  # c = 0: 1 - c_{l+1} = 1 - b / q <= 1, so the gap does not grow
+        # c = C_ZERO, just above 0. At c = 0 itself 1 - c_{l+1} = 1 - b / q <= 1, so the gap does
+        # not grow; but with sigma_b2 = 0 and an odd phi (tanh) c = 0 is a fixed point, the stable
+        # one deep in the chaotic phase, and the gap grows everywhere above it: no sign change in
+        # the bracket, which the root search must not be asked to find.
+        hi = np.full(wc.shape, math.log1p(-C_ZERO))
         small = correlation_gap(activation, wc, qc, 1.0 - np.exp(lo)) <= np.exp(lo)
 
         def excess(x: np.ndarray) -> np.ndarray:  # > 0 where the gap grows (x below log(1 - c*))
             d = np.exp(x)
             return correlation_gap(activation, wc, qc, 1.0 - d) / d - 1.0
 
+        at_zero = excess(hi) > 0  # still growing just above 0: c* is within C_ZERO of 0
         c_chaotic = 1.0 - np.exp(_illinois(excess, lo, hi, iterations))
+        c_chaotic[at_zero] = 0.0
         c_chaotic[small] = 1.0  # chi_1 within ~1e-12 of 1: c* indistinguishable from 1
         c_star[chaotic] = c_chaotic
     c_star[~np.isfinite(q)] = np.nan

@@ -130,3 +130,16 @@ def test_derivatives_match_finite_differences(activation: str) -> None:
     d2 = (phase.phi(activation, u + h, 1) - phase.phi(activation, u - h, 1)) / (2 * h)
     assert phase.phi(activation, u, 1) == pytest.approx(d1, rel=1e-6, abs=1e-9)
     assert phase.phi(activation, u, 2) == pytest.approx(d2, rel=1e-5, abs=1e-8)
+
+
+@pytest.mark.parametrize("w", [1.5, 3.0, 5.0, 10.0, 25.0, 60.0])
+def test_tanh_without_bias_is_chaotic_around_c_zero(w: float) -> None:
+    """sigma_b^2 = 0 (the window's default): c = 0 is a fixed point of tanh's correlation map and
+    the stable one in the chaotic phase, so chi_c = sigma_w^2 E[tanh'(u)]^2 there. The root search
+    once landed on c = 1 for some sigma_w^2 (6 xi_c jumping 20 -> 6 -> 17 along the line)."""
+    q = dense_q_star(w, 0.0)
+    slope = float((1.0 / np.cosh(math.sqrt(q) * Z)) ** 2 @ WZ)
+    xi_c = -1.0 / math.log(w * slope * slope)
+    pts = phase.phase_points("tanh", np.array([w]), np.array([0.0]))
+    assert float(pts.c_star[0]) == 0.0
+    assert float(pts.xi_c[0]) == pytest.approx(xi_c, rel=5e-3)
