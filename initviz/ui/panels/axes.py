@@ -13,6 +13,7 @@ from typing import Any, Optional, Sequence
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+MIN_DECADE_PX = 40.0  # below this many pixels per decade a log axis draws no minor ticks within decades
 
 def cache_painting(axis: pg.AxisItem) -> pg.AxisItem:
     """Let Qt keep ``axis`` as a pixmap and blit it in C++: its Python ``paint`` (and tick
@@ -77,6 +78,10 @@ class ReadableAxis(pg.AxisItem):
             labelled = decades
         minor = [v + math.log10(m) for v in range(math.floor(lo), math.ceil(hi)) for m in range(1, 10)]
         minor = [x for x in minor if lo < x < hi and x not in labelled]
+        if labelled and size > 0 and size / max(hi - lo, 1e-12) < MIN_DECADE_PX:
+            # decades too tight for 8 minor ticks each (they merge into a solid ladder): the
+            # unlabelled whole decades are the only minor ticks
+            minor = [d for d in decades if d not in labelled]
         self._no_decade = not labelled
         if not labelled:  # less than a decade in view: label 2 and 5 (still no overlap)
             keep = [x for x in minor if round(10 ** (x - math.floor(x))) in (2, 5)]
