@@ -9,8 +9,11 @@ the ratio of the medians, and the min-max of the ratios of adjacent block pairs;
 thread and at torch's default.
 
 Outside (``--outside``): whole processes of ``initviz run`` and of ``bench/bare_loop.py`` at
-two step counts (default 430 and 30); the difference of their wall times over the difference of
-steps is what a user's extra steps cost, with start-up, imports and file writing cancelled out.
+two step counts; the difference of their wall times over the difference of steps is what a
+user's extra steps cost, with start-up and imports cancelled out (not the writing: every extra
+step writes one more record). The long run is as many steps past the short one (30) as the bare
+loop needs for ~OUTSIDE_SECONDS (at least 400): start-up alone varies by ~0.5 s here, which at
+400 steps of a 1 ms network was as large as the difference being measured.
 
     python bench/engine_overhead.py                   # in-process, both cases, both thread counts
     python bench/engine_overhead.py --outside         # and the outside measure (~3 minutes more)
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
 import os
 import statistics
 import subprocess
@@ -37,6 +41,7 @@ from bare_loop import bare_parts, bare_steps  # noqa: E402
 
 from initviz.engine import InitSpec, RunConfig, Trainer  # noqa: E402
 
+OUTSIDE_SECONDS = 5.0  # the bare loop's extra steps in the outside measure take about this long
 CASES = [
     # (depth, width, batch, target ratio, goal ratio)
     (20, 256, 128, 1.3, 1.15),
@@ -179,7 +184,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, nargs="*", default=[1, 0],
                     help="torch thread counts to run (0 = torch's default); default: 1 0")
     ap.add_argument("--outside", action="store_true", help="also time whole `initviz run` processes")
-    ap.add_argument("--outside-steps", type=int, nargs=2, default=[30, 430], metavar=("SHORT", "LONG"))
+    ap.add_argument("--outside-steps", type=int, nargs=2, default=None, metavar=("SHORT", "LONG"),
+                    help="fixed step counts (default: 30 and 30 + the steps the bare loop needs for "
+                         f"~{OUTSIDE_SECONDS:g} s of training, at least 400)")
     ap.add_argument("--outside-reps", type=int, default=3)
     ap.add_argument("--outside-threads", type=int, default=0,
                     help="OMP_NUM_THREADS for the outside processes (0 = torch's default)")
@@ -218,15 +225,21 @@ def main() -> None:
     print(f"\nreport writing (stats.json + stats.csv, depth 20, 5000 records): {per_rec * 1e3:.4f} ms per record "
           f"(target 0.05 ms: {'met' if per_rec <= 0.05e-3 else 'NOT met'})")
     if args.outside:
-        short, long = args.outside_steps
         threads = f"{args.outside_threads} torch thread(s)" if args.outside_threads else "torch's default threads"
-        print(f"\noutside: whole processes, (t[{long} steps] - t[{short} steps]) / {long - short}, "
+        print(f"\noutside: whole processes, (t[long] - t[short]) / (long - short) steps, "
               f"median of {args.outside_reps} alternating repetitions, {threads}")
-        print(f"{'depth':>5} {'width':>5} {'batch':>5} {'bare ms':>8} {'initviz run ms':>15} {'ratio':>6} {'pairs':>11}")
+        print(f"{'depth':>5} {'width':>5} {'batch':>5} {'steps':>10} {'bare ms':>8} {'initviz run ms':>15} {'ratio':>6} {'pairs':>11}")
         for depth, width, batch, _, _ in CASES:
+            if args.outside_steps:
+                short, long = args.outside_steps
+            else:
+                torch.set_num_threads(args.outside_threads or default_threads)
+                bare_s = measure(depth, width, batch, 20, 2)["bare"][1]
+                torch.set_num_threads(default_threads)
+                short, long = 30, 30 + max(400, int(math.ceil(OUTSIDE_SECONDS / bare_s / 100.0)) * 100)
             r = measure_outside(depth, width, batch, short, long, args.outside_reps, args.outside_threads)
-            print(f"{depth:>5} {width:>5} {batch:>5} {r['bare_ms']:>8.2f} {r['inst_ms']:>15.2f} {r['ratio']:>6.3f} "
-                  f"{r['pair_min']:5.2f}-{r['pair_max']:<5.2f}")
+            print(f"{depth:>5} {width:>5} {batch:>5} {f'{short}/{long}':>10} {r['bare_ms']:>8.2f} {r['inst_ms']:>15.2f} "
+                  f"{r['ratio']:>6.3f} {r['pair_min']:5.2f}-{r['pair_max']:<5.2f}")
     if not args.no_lanes:
         torch.set_num_threads(1)
         block, blocks = max(5, args.block // 4), max(4, args.blocks // 2)
