@@ -210,9 +210,11 @@ def diagnose_model(record: StepRecord, layers: list, guesses: list, initial: Opt
     if problems or (initial is not None and _model_findings(initial, layers)[1]):
         now.extend(_suggestions(layers, guesses))
     if initial is not None and initial.step < record.step:
-        at_init = _model_findings(initial, layers)[0]
-        if not at_init[0].startswith(HEALTHY) and at_init[0].split(":")[0] != now[0].split(":")[0]:
-            now.insert(0, f"at init: {at_init[0]}")
+        # every finding at init whose kind is not also found now (saturated, exploding, ...)
+        kinds_now = {line.split(":")[0] for line in now}
+        at_init = [line for line in _model_findings(initial, layers)[0]
+                   if not line.startswith(HEALTHY) and line.split(":")[0] not in kinds_now]  # fmt: skip
+        now[:0] = [f"at init: {line}" for line in at_init]
     return now
 
 

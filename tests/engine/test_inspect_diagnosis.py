@@ -130,3 +130,38 @@ def test_sequential_indices_are_written_as_python_indexes_them() -> None:
     from initviz.engine.diagnosis import module_name
 
     assert [module_name(n) for n in ("2", "0.conv", "blocks.2.fc", "head")] == ["[2]", "[0].conv", "blocks.2.fc", "head"]
+
+
+class TanhThenRelu(nn.Module):
+    """A Tanh stem and six ReLU layers, all under the user's N(0, 1) init: saturated AND exploding."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Linear(16, 64), nn.Tanh())
+        self.blocks = nn.Sequential(*[nn.Sequential(nn.Linear(64, 64), nn.ReLU()) for _ in range(6)])
+        self.head = nn.Linear(64, 10)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0.0, 1.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.blocks(self.stem(x)))
+
+
+def test_every_finding_at_init_is_said_when_the_run_has_moved_on() -> None:
+    """Diagnosed against a later record with other findings, the step-0 findings all come first,
+    each once ("at init: saturated ...", "at init: exploding ..."), not only the first of them."""
+    from initviz.engine.diagnosis import diagnose_model
+
+    got = inspect(TanhThenRelu, input_shape=(16,), classes=10, batch_size=64)
+    t = got.lanes.trainers[0]
+    init = t.history[0]
+    std = init.act_std
+    assert init.saturation[0] > 0.5 and std[-1] > 100 * std[0]  # the phenomena, from the record itself
+    healthy = inspect(lambda: Deep(nn.ReLU, lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"), depth=7),
+                      input_shape=(16,), batch_size=64).step(1).records[-1]  # fmt: skip
+    assert healthy.depth == init.depth and healthy.step > init.step
+    lines = diagnose_model(healthy, got.layers, t.init_guess, initial=init)
+    at_init = [line for line in lines if line.startswith("at init: ")]
+    assert [line.split(":")[1].strip() for line in at_init] == ["saturated", "exploding"]
+    assert lines[: len(at_init)] == at_init
