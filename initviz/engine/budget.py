@@ -210,10 +210,23 @@ def check_memory(configs: Sequence[RunConfig], available: Optional[int] = None) 
 
 
 def peak_rss_bytes() -> int:
-    """This process's peak resident memory so far (Linux reports ru_maxrss in KiB)."""
-    import resource  # Unix only
+    """This process's peak resident memory so far.
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    Linux: VmHWM of /proc/self/status, the high-water mark of this program's own memory. Not
+    ru_maxrss: that survives exec, so a child forked from a big parent (pytest at 500 MB, say)
+    reports the parent's size as its own peak. Elsewhere ru_maxrss (KiB on Linux, bytes on macOS)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    import resource  # Unix only
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
 
 
 __all__ = ["MemoryBudgetError", "available_bytes", "check_memory", "estimate_bytes", "lane_bytes", "peak_rss_bytes"]

@@ -94,3 +94,19 @@ def test_training_set_sizes_match_the_datasets() -> None:
 
     for name in ("spirals", "digits", "gaussian"):
         assert n_train(name) == len(make_dataset(name, 0, "cpu").x_train), name
+
+
+def test_a_forked_child_reports_its_own_peak_not_its_parents() -> None:
+    """ru_maxrss survives fork + exec: a child of a 300 MB process said 300 MB+ as its own peak,
+    which failed the hostile-file memory bound late in a full pytest run (pytest itself ~500 MB)."""
+    import subprocess
+    import sys
+
+    from initviz.engine.budget import peak_rss_bytes
+
+    ballast = bytearray(b"\x01") * (300 * 2**20)  # touched pages: the parent's RSS grows by 300 MB
+    code = "from initviz.engine.budget import peak_rss_bytes; print(peak_rss_bytes())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         preexec_fn=lambda: None).stdout  # fmt: skip  (preexec_fn: a plain fork, as the hostile test)
+    assert peak_rss_bytes() > 300 * 2**20 > int(out) > 0
+    del ballast
