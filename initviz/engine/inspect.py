@@ -36,6 +36,7 @@ from initviz.engine import optim
 from initviz.engine.anyprobe import AnyProbe, ProbePoint, activation_name, find_probe_points
 from initviz.engine.probes import hist_specs
 from initviz.engine.config import MAX_DEPTH, MAX_WIDTH, ConfigError, InitSpec, RunConfig
+from initviz.engine.lanes import LaneAccessors
 from initviz.engine.record import History, StepRecord, record_arrays
 from initviz.engine.usercode import UserCodeError, call_user
 
@@ -556,7 +557,7 @@ def summary_config(layers: Sequence[Layer], scheme: str, **run: Any) -> RunConfi
 # --- several lanes ---------------------------------------------------------------------------------------
 
 
-class ModelLanes:
+class ModelLanes(LaneAccessors):
     """Lanes of one user model under several init schemes, trained in lockstep on the same batches.
 
     Lanes-like for the window's Engine (``names``, ``trainers``, ``step``, ``remove``, ``rebuilt``)."""
@@ -584,21 +585,6 @@ class ModelLanes:
             self.trainers.append(t)
         self.names = [LANE_NAMES.get(s, s) for s in self.schemes]
         self.last_error: Optional[UserCodeError] = None  # the user's code failed while training (the window shows it)
-
-    def __len__(self) -> int:
-        return len(self.trainers)
-
-    @property
-    def configs(self) -> list[RunConfig]:
-        return [t.config for t in self.trainers]
-
-    @property
-    def step_count(self) -> int:
-        return self.trainers[0].step_count
-
-    @property
-    def latest(self) -> list[StepRecord]:
-        return [t.latest for t in self.trainers]
 
     @property
     def layer_names(self) -> list[str]:

@@ -69,21 +69,11 @@ def compare_configs(base: RunConfig, schemes: Sequence[str]) -> list[RunConfig]:
     return configs
 
 
-class Lanes:
-    """Trainers advanced together; records come back as one list per step, lane order."""
 
-    def __init__(self, configs: Sequence[RunConfig], names: Optional[Sequence[str]] = None) -> None:
-        from initviz.engine.budget import check_memory
-        from initviz.engine.record import HISTORY_BYTES, History
-        from initviz.engine.trainer import Trainer
+class LaneAccessors:
+    """What every lanes object answers from its ``trainers`` (Lanes, and inspect's ModelLanes)."""
 
-        check_lanes(configs)
-        check_memory(configs)  # refuse what would not fit before allocating any of it
-        # the lanes share one run's history budget: four lanes must not take four times the memory
-        self.trainers = [Trainer(cfg, History(max_bytes=HISTORY_BYTES // len(configs))) for cfg in configs]
-        self.names = list(names) if names is not None else _unique([lane_label(c) for c in configs], configs)
-        if len(self.names) != len(self.trainers):
-            raise ConfigError("names", self.names, f"expected {len(self.trainers)} lane names")
+    trainers: list
 
     def __len__(self) -> int:
         return len(self.trainers)
@@ -99,6 +89,23 @@ class Lanes:
     @property
     def latest(self) -> list[StepRecord]:
         return [t.latest for t in self.trainers]
+
+
+class Lanes(LaneAccessors):
+    """Trainers advanced together; records come back as one list per step, lane order."""
+
+    def __init__(self, configs: Sequence[RunConfig], names: Optional[Sequence[str]] = None) -> None:
+        from initviz.engine.budget import check_memory
+        from initviz.engine.record import HISTORY_BYTES, History
+        from initviz.engine.trainer import Trainer
+
+        check_lanes(configs)
+        check_memory(configs)  # refuse what would not fit before allocating any of it
+        # the lanes share one run's history budget: four lanes must not take four times the memory
+        self.trainers = [Trainer(cfg, History(max_bytes=HISTORY_BYTES // len(configs))) for cfg in configs]
+        self.names = list(names) if names is not None else _unique([lane_label(c) for c in configs], configs)
+        if len(self.names) != len(self.trainers):
+            raise ConfigError("names", self.names, f"expected {len(self.trainers)} lane names")
 
     def step(self, n: int = 1) -> list[list[StepRecord]]:
         """n lockstep steps; for each recorded step, the records of every lane."""

@@ -326,14 +326,9 @@ def _to_host(raw: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
     tensors are fresh results nothing writes to again), elsewhere one concatenated transfer."""
     if all(t.device.type == "cpu" for t in raw.values()):
         return {k: t.numpy() for k, t in raw.items()}
-    names = list(raw)
-    host = torch.cat([raw[k].reshape(-1).double() for k in names]).cpu().numpy()
-    parts, pos = {}, 0
-    for k in names:
-        n = raw[k].numel()
-        parts[k] = host[pos : pos + n].reshape(raw[k].shape)
-        pos += n
-    return parts
+    from initviz.engine.anyprobe import to_host
+
+    return to_host(raw)
 
 
 def _first_nonfinite(
